@@ -1,0 +1,63 @@
+"""Join the metric families into the published tables (pure: DataFrames in, DataFrames out)."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from crawlaudit import dedup, entropy
+from crawlaudit import schemas as S
+from crawlaudit.domains import snapshot_year
+
+
+def flag_documents(docs: DataFrame, prior_hashes: DataFrame) -> DataFrame:
+    """Documents with is_exact_dup and is_cross_snapshot_dup. Columns in: snapshot, content_hash."""
+    return docs.transform(dedup.with_exact_dup_flag).transform(dedup.with_cross_snapshot_flag(prior_hashes))
+
+
+def domain_stats(flagged: DataFrame, docs: DataFrame, budget: int, run_id: str) -> DataFrame:
+    """One row per (snapshot, registered_domain), columns ``schemas.DOMAIN_STATS_COLUMNS``."""
+    keys = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
+    dup = flagged.transform(dedup.duplication_stats(keys))
+    ent = docs.transform(entropy.entropy_at_budget(keys, budget))
+    return (
+        dup.join(ent, keys, "left")
+        .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
+        .withColumn(S.RUN_ID, F.lit(run_id))
+        .select(*S.DOMAIN_STATS_COLUMNS)
+    )
+
+
+def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors: DataFrame,
+                   budget: int, run_id: str) -> DataFrame:
+    """One row per snapshot, columns ``schemas.SNAPSHOT_STATS_COLUMNS``: the document metrics pooled over the
+    snapshot, plus input counts. error_frac = max(failed files / files, damaged records / records).
+
+    Built from the per-file rows, so a snapshot whose every file failed still has its row (with n_docs 0).
+    """
+    keys = [S.SNAPSHOT]
+    inputs = files.groupBy(S.SNAPSHOT).agg(
+        F.count(F.lit(1)).alias(S.N_FILES), F.sum(S.N_RECORDS).cast("long").alias(S.N_RECORDS)
+    )
+    errs = errors.groupBy(S.SNAPSHOT).agg(
+        F.countDistinct(F.when(F.col(S.ERROR_KIND).isin(*S.FILE_ERROR_KINDS), F.col(S.FILE))).alias(S.N_FAILED_FILES),
+        F.sum(F.col(S.ERROR_KIND).isin(*S.RECORD_ERROR_KINDS).cast("long")).alias(S.N_ERROR_RECORDS),
+    )
+    dup = flagged.transform(dedup.duplication_stats(keys)).join(
+        flagged.groupBy(S.SNAPSHOT).agg(F.countDistinct(S.REGISTERED_DOMAIN).alias(S.N_DOMAINS)), keys
+    )
+    ent = docs.transform(entropy.entropy_at_budget(keys, budget))
+    zero = F.lit(0).cast("long")
+    out = (
+        inputs.join(errs, keys, "left").join(dup, keys, "left").join(ent, keys, "left")
+        .fillna(0, subset=[S.N_FAILED_FILES, S.N_ERROR_RECORDS, S.N_DOCS, S.N_DOMAINS, S.N_TOKENS, S.N_CHARS_TOTAL,
+                           S.N_EXACT_DUP_DOCS, S.N_CROSS_SNAPSHOT_DUP_DOCS])
+        .withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int"))
+        .withColumn(S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))
+        .withColumn(S.ERROR_FRAC, F.greatest(
+            F.col(S.N_FAILED_FILES) / F.col(S.N_FILES),
+            F.when(F.col(S.N_RECORDS) > zero, F.col(S.N_ERROR_RECORDS) / F.col(S.N_RECORDS)).otherwise(F.lit(0.0)),
+        ))
+        .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
+        .withColumn(S.RUN_ID, F.lit(run_id))
+    )
+    return out.select(*S.SNAPSHOT_STATS_COLUMNS)

@@ -1,0 +1,228 @@
+"""Configuration: frozen dataclasses, loaded from a YAML profile and validated with clear messages.
+
+Precedence: dataclass defaults < YAML file < ``--set section.key=value`` overrides (repeatable).
+Unknown keys, wrong types and out-of-range values raise ConfigError naming the file and the key,
+before any Spark session starts. Relative paths are taken relative to the working directory.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from crawlaudit.errors import ConfigError
+
+SNAPSHOT_RE = re.compile(r"^CC-MAIN-(\d{4})-(\d{2})$")
+
+
+def _rng(lo: float | None = None, hi: float | None = None) -> dict:
+    return {"min": lo, "max": hi}
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """Session settings. ``master`` null leaves the master to spark-submit (cluster runs).
+
+    ``delta_packages``: add the delta-spark jar matching the pinned pyspark through ``spark.jars.packages``
+    (resolved from Maven Central into the Ivy cache); turn off where the cluster provides Delta itself.
+    ``conf``: any further Spark properties, passed through unchanged.
+    """
+
+    master: str | None = "local[2]"
+    app_name: str = "crawlaudit"
+    shuffle_partitions: int = field(default=4, metadata=_rng(1))
+    driver_memory: str | None = None
+    delta_packages: bool = True
+    conf: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """Retries for HTTP(S) and S3 reads: exponential backoff with full jitter on 429/5xx/resets."""
+
+    max_retries: int = field(default=8, metadata=_rng(0, 100))
+    backoff_initial_s: float = field(default=1.0, metadata=_rng(0))
+    backoff_max_s: float = field(default=60.0, metadata=_rng(0))
+    timeout_s: float = field(default=60.0, metadata=_rng(0.1))
+    chunk_bytes: int = field(default=1 << 20, metadata=_rng(1024))
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """Where a snapshot's WET files are.
+
+    Either ``manifest`` (a ``wet.paths.gz``-style list of relative paths; a path or URL, ``{snapshot}`` is
+    replaced by the snapshot id) joined to ``base_url`` (local directory, ``s3://commoncrawl/`` or
+    ``https://data.commoncrawl.org/``), or ``paths`` (a local directory or glob of ``*.warc.wet.gz``, also with
+    ``{snapshot}``). ``sample_files`` picks that many files, deterministically seeded by the snapshot id.
+    ``max_record_bytes``: larger records are skipped and counted as ``oversized_record``.
+    ``s3_anonymous``: read S3 unsigned (the public commoncrawl bucket); false uses the standard credential chain.
+    """
+
+    manifest: str | None = None
+    base_url: str | None = None
+    paths: str | None = None
+    sample_files: int | None = field(default=None, metadata=_rng(1))
+    max_record_bytes: int = field(default=5_000_000, metadata=_rng(1))
+    s3_anonymous: bool = True
+    http: HttpConfig = field(default_factory=HttpConfig)
+
+
+@dataclass(frozen=True)
+class DomainsConfig:
+    """Registered domains come from the bundled Public Suffix List snapshot (offline).
+
+    ``include_private_suffixes``: treat private suffixes (blogspot.com, github.io) as public, so
+    ``alice.github.io`` is its own registered domain.
+    """
+
+    include_private_suffixes: bool = True
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Metric parameters. Entropy and type-token ratio are computed on a fixed token budget per group,
+    from documents in a deterministic order, so groups of different sizes are comparable."""
+
+    entropy_budget_tokens: int = field(default=10_000, metadata=_rng(10))
+    snapshot_entropy_budget_tokens: int = field(default=100_000, metadata=_rng(10))
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """``max_error_fraction``: the run fails when the share of failed files, or of damaged records among
+    all conversion records, passes this."""
+
+    max_error_fraction: float = field(default=0.05, metadata=_rng(0, 1))
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """``warehouse``: root of the Delta tables (local path or any URI Spark can write)."""
+
+    warehouse: str = "warehouse"
+
+
+@dataclass(frozen=True)
+class Config:
+    spark: SparkConfig = field(default_factory=SparkConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    domains: DomainsConfig = field(default_factory=DomainsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def parse_snapshot(snapshot: str) -> tuple[int, int]:
+    """``CC-MAIN-YYYY-WW`` → (year, week). Raises ConfigError for anything else."""
+    m = SNAPSHOT_RE.match(snapshot or "")
+    if not m:
+        raise ConfigError(f"snapshot id {snapshot!r} does not parse: expected CC-MAIN-YYYY-WW, e.g. CC-MAIN-2024-22")
+    year, week = int(m.group(1)), int(m.group(2))
+    if not (2008 <= year <= 2100 and 1 <= week <= 53):
+        raise ConfigError(f"snapshot id {snapshot!r}: year must be 2008-2100 and week 1-53")
+    return year, week
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | Mapping[str, Any] | None = None) -> Config:
+    """Load ``path`` (YAML) over the defaults, then apply ``overrides`` (``key.sub=value`` strings, YAML values)."""
+    source = str(path) if path else "<defaults>"
+    raw: dict = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {source} not found")
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{source}: not valid YAML: {e}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    for key, value in _parse_overrides(overrides):
+        _set_dotted(raw, key, value)
+    return _build(Config, raw, source, "")
+
+
+def _parse_overrides(overrides) -> list[tuple[str, Any]]:
+    if not overrides:
+        return []
+    if isinstance(overrides, Mapping):
+        return list(overrides.items())
+    out = []
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        key, _, text = item.partition("=")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        out.append((key.strip(), value))
+    return out
+
+
+def _set_dotted(raw: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: {part!r} is not a section")
+    node[parts[-1]] = value
+
+
+def _build(cls, raw: Any, source: str, prefix: str):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'top level'} must be a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key '{prefix}{unknown[0]}' (known keys in {prefix.rstrip('.') or 'top level'}: "
+            f"{', '.join(sorted(fields))})"
+        )
+    kwargs = {}
+    for name, value in raw.items():
+        f, hint, key = fields[name], hints[name], f"{prefix}{name}"
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value if value is not None else {}, source, key + ".")
+            continue
+        kwargs[name] = _check_value(value, hint, source, key)
+        lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        v = kwargs[name]
+        if v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)):
+            bounds = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+            raise ConfigError(f"{source}: {key} = {v!r} is out of range {bounds}")
+    return cls(**kwargs)
+
+
+def _check_value(value: Any, hint: Any, source: str, key: str) -> Any:
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise ConfigError(f"{source}: {key} must not be null")
+    for t in allowed:
+        t = typing.get_origin(t) or t
+        if t is type(None):
+            continue
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if t in (str, bool, dict) and isinstance(value, t):
+            return value
+    names = " or ".join(getattr(typing.get_origin(t) or t, "__name__", str(t)) for t in allowed)
+    raise ConfigError(f"{source}: {key} must be {names}, got {type(value).__name__} {value!r}")
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """Plain-dict form for the run log (``audit_runs.config``)."""
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,25 @@
+"""The exception hierarchy: every error crawlaudit raises on purpose is a CrawlauditError."""
+
+
+class CrawlauditError(Exception):
+    """Base class of crawlaudit's own errors."""
+
+
+class ConfigError(CrawlauditError):
+    """A configuration file, key or command-line value is invalid."""
+
+
+class InputError(CrawlauditError):
+    """The input (manifest, paths, snapshot id) cannot be resolved."""
+
+
+class ManifestError(InputError):
+    """A manifest line is unsafe or malformed (absolute path, '..', foreign scheme or host)."""
+
+
+class FetchError(CrawlauditError):
+    """A remote file could not be fetched within the configured retries."""
+
+
+class ErrorThresholdExceeded(CrawlauditError):
+    """The share of unreadable input passed the configured threshold."""

@@ -1,0 +1,618 @@
+"""Read one Common Crawl snapshot: manifest → file tasks → fetch (with retries) → WET records → rows.
+
+The only module that reads input. Files are spread over executors (one Spark task per file) and streamed:
+the compressed bytes are inflated member by member with zlib (Common Crawl writes one gzip member per
+record), each member's WARC record is parsed with FastWARC. Inflating the members ourselves is what lets
+a corrupt member be counted and skipped while every later member is still read, and a truncated file be
+reported: FastWARC alone ends iteration silently on both.
+
+Nothing is dropped silently: each damaged record, unreadable file or failed fetch becomes an error row
+(``ingest_errors``), and each file reports how many conversion records it held. Per-document features
+(content hash, token count) are computed here, in the parsing pass, so the text crosses to the JVM once
+and the parse never runs twice (see cc-pyspark's sparkcc.py for the record loop this generalizes).
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import io
+import logging
+import os
+import random
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+
+from crawlaudit import schemas as S
+from crawlaudit import text as T
+from crawlaudit.config import SNAPSHOT_RE, HttpConfig, InputConfig
+from crawlaudit.domains import host_of, registered_domain_of, snapshot_year, tld_of
+from crawlaudit.errors import FetchError, InputError, ManifestError
+
+log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b\x08"
+_OUT_CHUNK = 4 << 20            # inflate at most this much per zlib call: memory stays bounded
+_BOMB_FACTOR = 64               # inflate an oversized member at most this many record caps before giving up on it
+_BATCH_ROWS = 1000
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+# --- locating files ----------------------------------------------------------------------------------------------
+
+
+def _is_remote(uri: str) -> bool:
+    return urlsplit(uri).scheme in ("http", "https", "s3")
+
+
+def _local_path(uri: str) -> str:
+    return uri[len("file://"):] if uri.startswith("file://") else uri
+
+
+def discover_snapshots(input_cfg: InputConfig) -> list[str]:
+    """Snapshot ids present locally, found by expanding ``{snapshot}`` in the manifest or paths template."""
+    template = input_cfg.manifest or input_cfg.paths
+    if not template or "{snapshot}" not in template or _is_remote(template):
+        raise InputError("listing all snapshots needs a local input.manifest or input.paths containing {snapshot}")
+    prefix, _, _ = _local_path(template).partition("{snapshot}")
+    found = set()
+    for hit in glob.glob(_local_path(template).replace("{snapshot}", "CC-MAIN-*")):
+        candidate = hit[len(prefix):].split(os.sep)[0].split("/")[0]
+        if SNAPSHOT_RE.match(candidate):
+            found.add(candidate)
+    if not found:
+        raise InputError(f"no snapshot found matching {template}")
+    return sorted(found)
+
+
+def validate_manifest_line(line: str, lineno: int, source: str) -> str:
+    """A manifest holds relative paths only: no scheme, host, absolute path, '..' or control characters."""
+    rel = line.strip()
+    bad = None
+    if "://" in rel or rel.startswith(("/", "\\")) or ":" in rel.split("/")[0]:
+        bad = "an absolute path or URL (only paths relative to the base URL are allowed)"
+    elif any(part == ".." for part in rel.replace("\\", "/").split("/")):
+        bad = "a '..' segment"
+    elif any(ord(c) < 32 or c in "\\?#" for c in rel) or " " in rel:
+        bad = "white space, control characters or URL syntax (?, #, \\)"
+    if bad:
+        raise ManifestError(f"{source}:{lineno}: manifest line {rel[:120]!r} is {bad}; refusing to fetch it")
+    return rel
+
+
+def sample_paths(paths: list[str], snapshot: str, n: int | None) -> list[str]:
+    """Deterministic sample of ``n`` paths: the smallest sha256(snapshot, path). Same manifest, same sample,
+    whatever its order; one more file in the manifest changes the sample by at most one file."""
+    if n is None or n >= len(paths):
+        return list(paths)
+    keyed = sorted(paths, key=lambda p: hashlib.sha256(f"{snapshot}\n{p}".encode()).hexdigest())
+    chosen = set(keyed[:n])
+    return [p for p in paths if p in chosen]
+
+
+def join_base(base_url: str, rel: str) -> str:
+    return base_url.rstrip("/") + "/" + rel.lstrip("/")
+
+
+def resolve_files(input_cfg: InputConfig, snapshot: str) -> list[str]:
+    """The file URIs to audit for ``snapshot``, after sampling. Runs on the driver."""
+    if input_cfg.paths:
+        pattern = _local_path(input_cfg.paths.format(snapshot=snapshot))
+        if os.path.isdir(pattern):
+            files = sorted(str(p) for p in Path(pattern).rglob("*.warc.wet.gz"))
+        else:
+            files = sorted(glob.glob(pattern, recursive=True))
+        if not files:
+            raise InputError(f"input.paths {pattern!r} matches no file")
+        return sample_paths(files, snapshot, input_cfg.sample_files)
+    if not input_cfg.manifest:
+        raise InputError("no input: set input.manifest (with input.base_url) or input.paths")
+    if not input_cfg.base_url:
+        raise InputError("input.manifest needs input.base_url, the prefix its relative paths are joined to")
+    manifest = input_cfg.manifest.format(snapshot=snapshot)
+    raw = read_small(manifest, input_cfg)
+    if manifest.endswith(".gz") or raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ManifestError(f"manifest {manifest} is not a readable gzip file: {e}") from None
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ManifestError(f"manifest {manifest} is not UTF-8 text") from None
+    rels = [validate_manifest_line(l, i + 1, manifest) for i, l in enumerate(lines) if l.strip()]
+    if not rels:
+        raise InputError(f"manifest {manifest} lists no file")
+    return [join_base(input_cfg.base_url, r) for r in sample_paths(rels, snapshot, input_cfg.sample_files)]
+
+
+# --- fetching ----------------------------------------------------------------------------------------------------
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def backoff_seconds(attempt: int, http: HttpConfig, retry_after: float | None = None, rng=random) -> float:
+    """Exponential backoff with full jitter (AWS architecture blog), capped; a server's Retry-After wins."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), http.backoff_max_s)
+    return rng.uniform(0, min(http.backoff_max_s, http.backoff_initial_s * (2 ** (attempt - 1))))
+
+
+class RetryingReader(io.RawIOBase):
+    """A read-only stream over a remote object that survives throttling and resets.
+
+    ``open_at(offset)`` opens the object from ``offset`` and returns ``(stream, total_size or None)``. On a
+    retryable failure (429/5xx, connection reset, timeout, short read) the reader sleeps (backoff with jitter)
+    and reopens at the current offset, so a reset mid-body resumes where it stopped instead of restarting.
+    """
+
+    def __init__(self, uri: str, open_at: Callable[[int], tuple], http: HttpConfig, sleep=time.sleep):
+        super().__init__()
+        self.uri, self._open_at, self._http, self._sleep = uri, open_at, http, sleep
+        self._stream = None
+        self.total: int | None = None
+        self.pos = 0
+        self.retries = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        attempt = 0
+        while True:
+            try:
+                if self._stream is None:
+                    self._stream, total = self._open_at(self.pos)
+                    if total is not None:
+                        self.total = total
+                data = self._stream.read(n if n is not None and n >= 0 else self._http.chunk_bytes)
+                if not data and self.total is not None and self.pos < self.total:
+                    raise _Retryable(f"connection closed at byte {self.pos} of {self.total}")
+                self.pos += len(data)
+                return data
+            except FetchError:
+                raise
+            except Exception as e:  # network libraries raise many types; non-retryable ones are FetchError
+                self._close_stream()
+                attempt += 1
+                self.retries += 1
+                if attempt > self._http.max_retries:
+                    raise FetchError(f"{self.uri}: giving up after {self._http.max_retries} retries: {e}") from None
+                delay = backoff_seconds(attempt, self._http, getattr(e, "retry_after", None))
+                log.warning("%s: %s; retry %d/%d in %.1fs", self.uri, e, attempt, self._http.max_retries, delay)
+                self._sleep(delay)
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except Exception:
+                pass
+        self._stream = None
+
+    def close(self) -> None:
+        self._close_stream()
+        super().close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _http_opener(url: str, http: HttpConfig):
+    import requests
+
+    session = requests.Session()
+
+    def open_at(offset: int):
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        r = session.get(url, stream=True, timeout=http.timeout_s, headers=headers)
+        if r.status_code in RETRY_STATUS:
+            r.close()
+            raise _Retryable(f"HTTP {r.status_code}", _retry_after(r.headers.get("Retry-After")))
+        if r.status_code not in (200, 206):
+            r.close()
+            raise FetchError(f"{url}: HTTP {r.status_code}")
+        r.raw.decode_content = False  # the gzip bytes themselves, whatever Content-Encoding says
+        length = r.headers.get("Content-Length")
+        total = int(length) + offset if (length and r.status_code == 206) else (int(length) if length else None)
+        if offset and r.status_code == 200:  # server ignored Range: skip what we already have
+            to_skip = offset
+            while to_skip:
+                chunk = r.raw.read(min(to_skip, 1 << 20))
+                if not chunk:
+                    raise _Retryable("short read while skipping to the resume offset")
+                to_skip -= len(chunk)
+        return r.raw, total
+
+    return open_at
+
+
+def _s3_opener(uri: str, input_cfg: InputConfig):
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import ClientError
+
+    parts = urlsplit(uri)
+    bucket, key = parts.netloc, parts.path.lstrip("/")
+    cfg = BotoConfig(signature_version=UNSIGNED) if input_cfg.s3_anonymous else BotoConfig()
+    client = boto3.client("s3", config=cfg)
+
+    def open_at(offset: int):
+        try:
+            kwargs = {"Range": f"bytes={offset}-"} if offset else {}
+            obj = client.get_object(Bucket=bucket, Key=key, **kwargs)
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status in RETRY_STATUS or code in ("SlowDown", "RequestTimeout", "InternalError"):
+                raise _Retryable(f"S3 {code or status}") from None
+            raise FetchError(f"{uri}: S3 {code or status}") from None  # message carries no credentials
+        return obj["Body"], offset + int(obj["ContentLength"])
+
+    return open_at
+
+
+def open_input(uri: str, input_cfg: InputConfig, sleep=time.sleep):
+    """A binary stream for a local path, ``file://``, ``http(s)://`` or ``s3://`` URI."""
+    scheme = urlsplit(uri).scheme
+    if scheme in ("http", "https"):
+        return io.BufferedReader(RetryingReader(uri, _http_opener(uri, input_cfg.http), input_cfg.http, sleep))
+    if scheme == "s3":
+        return io.BufferedReader(RetryingReader(uri, _s3_opener(uri, input_cfg), input_cfg.http, sleep))
+    return open(_local_path(uri), "rb")
+
+
+def read_small(uri: str, input_cfg: InputConfig) -> bytes:
+    """Whole content of a small object (a manifest)."""
+    try:
+        with open_input(uri, input_cfg) as f:
+            return f.read()
+    except FetchError as e:
+        raise InputError(f"cannot fetch {uri}: {e}") from None
+    except OSError as e:
+        raise InputError(f"cannot read {uri}: {e.strerror or e}") from None
+
+
+# --- gzip members and records ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    """One gzip member: its compressed offset and inflated bytes, or the error that stopped it."""
+
+    offset: int
+    payload: bytes | None
+    error_kind: str | None = None
+    message: str | None = None
+
+
+class _Window:
+    """A sliding buffer over a binary stream, addressed by absolute offsets."""
+
+    def __init__(self, raw, chunk: int):
+        self.raw, self.chunk = raw, chunk
+        self.buf = bytearray()
+        self.base = 0
+        self.eof = False
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    def fill(self) -> bool:
+        if self.eof:
+            return False
+        data = self.raw.read(self.chunk)
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def ensure(self, abs_end: int) -> bool:
+        while self.end < abs_end:
+            if not self.fill():
+                return False
+        return True
+
+    def slice(self, a: int, b: int) -> bytes:
+        return bytes(self.buf[a - self.base: b - self.base])
+
+    def discard_before(self, pos: int) -> None:
+        n = pos - self.base
+        if n > 0:
+            del self.buf[:n]
+            self.base = pos
+
+    def find_magic(self, start: int) -> int | None:
+        """Absolute offset of the next gzip header at or after ``start``; None at end of stream."""
+        pos = max(start, self.base)
+        while True:
+            i = self.buf.find(GZIP_MAGIC, pos - self.base)
+            if i >= 0:
+                return self.base + i
+            self.discard_before(max(self.base, self.end - len(GZIP_MAGIC) + 1))
+            pos = self.base
+            if not self.fill():
+                return None
+
+
+def _inflate_member(win: _Window, start: int, max_bytes: int):
+    """Inflate the member at ``start``. Returns (payload, next_offset, error_kind, message, resync)."""
+    d = zlib.decompressobj(31)
+    parts: list[bytes] = []
+    size, pos, oversized = 0, start, False
+    while True:
+        if pos >= win.end and not win.fill():
+            return None, None, "truncated_gzip", f"file ends inside the gzip member at offset {start}", False
+        chunk = win.slice(pos, min(win.end, pos + win.chunk))
+        data = chunk
+        try:
+            while data:
+                out = d.decompress(data, _OUT_CHUNK)
+                size += len(out)
+                if size > max_bytes:
+                    oversized, parts = True, []
+                    if size > max_bytes * _BOMB_FACTOR:  # a gzip bomb: stop inflating, look for the next member
+                        return (None, start + 1, "oversized_record",
+                                f"member at offset {start} inflates past {size} bytes; skipped", True)
+                elif out:
+                    parts.append(out)
+                if d.eof:
+                    end = pos + len(chunk) - len(d.unused_data)
+                    if oversized:
+                        return None, end, "oversized_record", f"record of {size} bytes > cap {max_bytes}", False
+                    return b"".join(parts), end, None, None, False
+                data = d.unconsumed_tail
+        except zlib.error as e:
+            return None, start + 1, "corrupt_gzip", f"gzip member at offset {start}: {e}", True
+        pos += len(chunk)
+        if oversized:
+            win.discard_before(pos)
+
+
+def iter_gzip_members(raw, max_member_bytes: int, chunk: int = 1 << 20) -> Iterator[Member]:
+    """Inflate a multi-member gzip stream member by member, recovering after damage.
+
+    A corrupt member yields ``corrupt_gzip`` and the stream is scanned for the next gzip header; bytes that
+    are not a gzip member yield one ``corrupt_gzip`` per gap. A file that ends inside a member yields
+    ``truncated_gzip``; a member inflating past ``max_member_bytes`` yields ``oversized_record``.
+    """
+    win = _Window(raw, chunk)
+    pos = 0
+    while win.ensure(pos + 1):
+        win.discard_before(pos)
+        win.ensure(pos + len(GZIP_MAGIC))
+        if win.slice(pos, pos + len(GZIP_MAGIC)) != GZIP_MAGIC:
+            nxt = win.find_magic(pos)
+            gap = (nxt if nxt is not None else win.end) - pos
+            yield Member(pos, None, "corrupt_gzip", f"{gap} bytes without a gzip header at offset {pos}")
+            if nxt is None:
+                return
+            pos = nxt
+            continue
+        payload, nxt, kind, message, resync = _inflate_member(win, pos, max_member_bytes)
+        if kind is None:
+            yield Member(pos, payload)
+            pos = nxt
+            continue
+        yield Member(pos, None, kind, message)
+        if kind == "truncated_gzip":
+            return
+        if resync:
+            nxt = win.find_magic(nxt)
+            if nxt is None:
+                return
+        pos = nxt
+
+
+def _parse_warc_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def make_doc_id(snapshot: str, record_id: str) -> str:
+    """Stable document id: the first 32 hex digits of sha256(snapshot "/" WARC-Record-ID)."""
+    return hashlib.sha256(f"{snapshot}/{record_id}".encode("utf-8")).hexdigest()[:32]
+
+
+def _error(snapshot, file, offset, record_id, kind, message) -> dict:
+    return {S.ROW_KIND: S.KIND_ERROR, S.SNAPSHOT: snapshot, S.FILE: file, S.OFFSET: offset,
+            S.RECORD_ID: record_id, S.ERROR_KIND: kind, S.MESSAGE: (message or "")[:1000]}
+
+
+def record_row(headers, content: bytes, declared_length: int | None, snapshot: str, file: str,
+               offset: int, max_record_bytes: int, include_private: bool = True) -> dict:
+    """One conversion record → a document row, or an error row saying what is wrong with it."""
+    record_id = headers.get("WARC-Record-ID")
+    url = headers.get("WARC-Target-URI")
+    date_raw = headers.get("WARC-Date")
+    missing = [n for n, v in (("WARC-Target-URI", url), ("WARC-Record-ID", record_id), ("WARC-Date", date_raw)) if not v]
+    if missing:
+        return _error(snapshot, file, offset, record_id, "missing_header", "missing " + ", ".join(missing))
+    if len(content) > max_record_bytes or (declared_length or 0) > max_record_bytes:
+        return _error(snapshot, file, offset, record_id, "oversized_record",
+                      f"record of {max(len(content), declared_length or 0)} bytes > cap {max_record_bytes}")
+    if declared_length is not None and len(content) < declared_length:
+        return _error(snapshot, file, offset, record_id, "truncated_record",
+                      f"{len(content)} content bytes, Content-Length says {declared_length}")
+    warc_date = _parse_warc_date(date_raw)
+    host = host_of(url)
+    if warc_date is None or host is None:
+        what = f"WARC-Date {date_raw!r}" if warc_date is None else f"WARC-Target-URI {url[:200]!r} has no host"
+        return _error(snapshot, file, offset, record_id, "bad_header", f"unparseable {what}")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return _error(snapshot, file, offset, record_id, "invalid_utf8", f"invalid UTF-8 at content byte {e.start}")
+    if not text.strip():
+        return _error(snapshot, file, offset, record_id, "empty_record", "no text")
+    lang = (headers.get("WARC-Identified-Content-Language") or "").split(",")[0].strip() or None
+    return {
+        S.ROW_KIND: S.KIND_DOC, S.SNAPSHOT: snapshot, S.FILE: file, S.OFFSET: offset,
+        S.RECORD_ID: record_id, S.DOC_ID: make_doc_id(snapshot, record_id), S.URL: url, S.HOST: host,
+        S.REGISTERED_DOMAIN: registered_domain_of(host, include_private), S.TLD: tld_of(host),
+        S.WARC_DATE: warc_date, S.LANGUAGE: lang,
+        S.TEXT: text, S.N_CHARS: len(text),
+        S.CONTENT_HASH: T.content_hash(text), S.N_TOKENS: len(T.tokenize(text)),
+    }
+
+
+def _rows_from_warc(stream, snapshot: str, file: str, base_offset: int | None, max_record_bytes: int,
+                    include_private: bool):
+    """Rows for the conversion records of an uncompressed WARC stream; yields (row, is_conversion)."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    for rec in ArchiveIterator(stream, parse_http=False):
+        if rec.record_type != WarcRecordType.conversion:
+            yield None, False
+            continue
+        content = rec.reader.read(max_record_bytes + 1)
+        offset = base_offset if base_offset is not None else rec.stream_pos
+        yield record_row(rec.headers, content, rec.content_length, snapshot, file, offset, max_record_bytes,
+                         include_private), True
+
+
+def parse_file(uri: str, snapshot: str, input_cfg: InputConfig, include_private: bool = True,
+               sleep=time.sleep) -> Iterator[dict]:
+    """Every row one WET file yields: its documents, its errors, and last one ``file`` row with counts."""
+    n_records, stream = 0, None
+    file_row = {S.ROW_KIND: S.KIND_FILE, S.SNAPSHOT: snapshot, S.FILE: uri, S.N_RECORDS: 0, S.N_BYTES: 0}
+    cap = input_cfg.max_record_bytes
+    try:
+        stream = open_input(uri, input_cfg, sleep)
+        head = stream.peek(8)[:8] if hasattr(stream, "peek") else b""
+        if not head:
+            yield _error(snapshot, uri, 0, None, "not_warc", "empty file")
+        elif head.startswith(GZIP_MAGIC):
+            # Headers are capped by the member cap too: a record's member holds headers + content.
+            for member in iter_gzip_members(stream, cap + 64 * 1024, input_cfg.http.chunk_bytes):
+                if member.error_kind:
+                    n_records += 1
+                    yield _error(snapshot, uri, member.offset, None, member.error_kind, member.message)
+                    continue
+                seen = False
+                for row, is_conversion in _rows_from_warc(io.BytesIO(member.payload), snapshot, uri, member.offset, cap,
+                                                            include_private):
+                    seen = True
+                    if is_conversion:
+                        n_records += 1
+                        yield row
+                if not seen and member.payload.strip():
+                    n_records += 1
+                    yield _error(snapshot, uri, member.offset, None, "bad_record",
+                                 f"gzip member at offset {member.offset} holds no WARC record")
+        elif head.startswith(b"WARC/"):
+            for row, is_conversion in _rows_from_warc(stream, snapshot, uri, None, cap, include_private):
+                if is_conversion:
+                    n_records += 1
+                    yield row
+        else:
+            yield _error(snapshot, uri, 0, None, "not_warc", f"neither gzip nor WARC (starts with {head[:4]!r})")
+    except FetchError as e:
+        yield _error(snapshot, uri, None, None, "fetch_failed", str(e))
+    except OSError as e:
+        yield _error(snapshot, uri, None, None, "unreadable_file", f"{type(e).__name__}: {e}")
+    finally:
+        if stream is not None:
+            file_row[S.N_BYTES] = getattr(getattr(stream, "raw", None), "pos", None) or (
+                stream.tell() if not stream.closed and stream.seekable() else 0)
+            stream.close()
+    file_row[S.N_RECORDS] = n_records
+    yield file_row
+
+
+# --- Spark side --------------------------------------------------------------------------------------------------
+
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field(S.ROW_KIND, pa.string(), False),
+        pa.field(S.SNAPSHOT, pa.string(), False),
+        pa.field(S.FILE, pa.string(), False),
+        pa.field(S.OFFSET, pa.int64()),
+        pa.field(S.RECORD_ID, pa.string()),
+        pa.field(S.DOC_ID, pa.string()),
+        pa.field(S.URL, pa.string()),
+        pa.field(S.HOST, pa.string()),
+        pa.field(S.REGISTERED_DOMAIN, pa.string()),
+        pa.field(S.TLD, pa.string()),
+        pa.field(S.WARC_DATE, pa.timestamp("us", tz="UTC")),
+        pa.field(S.LANGUAGE, pa.string()),
+        pa.field(S.TEXT, pa.string()),
+        pa.field(S.N_CHARS, pa.int32()),
+        pa.field(S.CONTENT_HASH, pa.string()),
+        pa.field(S.N_TOKENS, pa.int32()),
+        pa.field(S.ERROR_KIND, pa.string()),
+        pa.field(S.MESSAGE, pa.string()),
+        pa.field(S.N_RECORDS, pa.int64()),
+        pa.field(S.N_BYTES, pa.int64()),
+    ]
+)
+
+
+def _batches(rows: Iterable[dict]) -> Iterator[pa.RecordBatch]:
+    buf: list[dict] = []
+    for row in rows:
+        buf.append(row)
+        if len(buf) >= _BATCH_ROWS:
+            yield pa.RecordBatch.from_pylist(buf, schema=ARROW_SCHEMA)
+            buf = []
+    if buf:
+        yield pa.RecordBatch.from_pylist(buf, schema=ARROW_SCHEMA)
+
+
+def parse_files_udf(snapshot: str, input_cfg: InputConfig, include_private: bool):
+    """The mapInArrow function: batches of (file_index, uri) → batches of INGEST_SCHEMA rows."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for uri in batch.column("uri").to_pylist():
+                yield from _batches(parse_file(uri, snapshot, input_cfg, include_private))
+
+    return run
+
+
+def read_wet(spark, input_cfg: InputConfig, snapshot: str, include_private: bool = True):
+    """The parsed rows of one snapshot (documents, errors and per-file counts in one DataFrame, told apart by
+    ``row_kind``), one Spark task per file. The caller persists it once and splits it with ``split_ingested``."""
+    files = resolve_files(input_cfg, snapshot)
+    log.info("%s: %d files to read", snapshot, len(files))
+    rdd = spark.sparkContext.parallelize(list(enumerate(files)), numSlices=max(1, len(files)))
+    tasks = spark.createDataFrame(rdd, "file_index long, uri string")
+    return tasks.mapInArrow(parse_files_udf(snapshot, input_cfg, include_private), S.INGEST_SCHEMA), len(files)
+
+
+def split_ingested(parsed):
+    """(documents, errors, files) from the combined ingest DataFrame."""
+    from pyspark.sql import functions as F
+
+    kind = F.col(S.ROW_KIND)
+    docs = parsed.filter(kind == S.KIND_DOC).select(
+        S.SNAPSHOT, snapshot_year(S.SNAPSHOT).alias(S.YEAR), S.DOC_ID, S.RECORD_ID, S.URL, S.HOST,
+        S.REGISTERED_DOMAIN, S.TLD, S.WARC_DATE, S.LANGUAGE, S.TEXT, S.N_CHARS,
+        S.CONTENT_HASH, S.N_TOKENS, S.FILE, S.OFFSET,
+    )
+    errors = parsed.filter(kind == S.KIND_ERROR).select(S.SNAPSHOT, S.FILE, S.OFFSET, S.RECORD_ID, S.ERROR_KIND, S.MESSAGE)
+    files = parsed.filter(kind == S.KIND_FILE).select(S.SNAPSHOT, S.FILE, S.N_RECORDS, S.N_BYTES)
+    return docs, errors, files
+

@@ -1,0 +1,141 @@
+"""Column names and schemas of every DataFrame and table crawlaudit produces.
+
+Published column names are a contract (dashboards depend on them): change them only with a migration.
+"""
+from pyspark.sql.types import (
+    IntegerType,
+    LongType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+    DoubleType,
+    BooleanType,
+)
+
+# --- documents ---------------------------------------------------------------------------------
+SNAPSHOT = "snapshot"            # CC-MAIN-YYYY-WW
+YEAR = "year"                    # crawl year, from the snapshot id
+DOC_ID = "doc_id"                # sha256(snapshot "/" WARC-Record-ID), first 32 hex digits
+RECORD_ID = "record_id"          # WARC-Record-ID as in the file
+URL = "url"
+HOST = "host"
+REGISTERED_DOMAIN = "registered_domain"
+TLD = "tld"                      # last DNS label of the host ("uk" for news.bbc.co.uk)
+WARC_DATE = "warc_date"          # fetch time (UTC)
+LANGUAGE = "language"            # first code of WARC-Identified-Content-Language (ISO 639-3), or null
+TEXT = "text"
+N_CHARS = "n_chars"              # characters (code points) of text
+FILE = "file"                    # the WET file's URI
+OFFSET = "offset"                # byte offset of the record's gzip member in the compressed file
+
+# --- per-document features ---------------------------------------------------------------------
+CONTENT_HASH = "content_hash"    # sha1 hex of the normalized text; null when it normalizes to ""
+N_TOKENS = "n_tokens"
+
+# --- errors ------------------------------------------------------------------------------------
+ERROR_KIND = "error_kind"
+MESSAGE = "message"
+
+# Error kinds: record-level kinds count against the record error fraction, file-level against the file one.
+RECORD_ERROR_KINDS = (
+    "corrupt_gzip",       # a gzip member does not inflate (bad data, CRC or length)
+    "truncated_gzip",     # the file ends inside a gzip member
+    "missing_header",     # WARC-Target-URI, WARC-Record-ID or WARC-Date missing
+    "bad_header",         # a header present but unparseable (date, URL without host)
+    "bad_record",         # bytes that are not a WARC record
+    "truncated_record",   # fewer content bytes than Content-Length
+    "invalid_utf8",       # the text is not valid UTF-8
+    "empty_record",       # no text after stripping white space
+    "oversized_record",   # larger than input.max_record_bytes
+)
+FILE_ERROR_KINDS = ("unreadable_file", "fetch_failed", "not_warc")
+
+# The ingest pass emits one combined stream (parsed once, persisted once), told apart by ROW_KIND.
+ROW_KIND = "row_kind"
+KIND_DOC, KIND_ERROR, KIND_FILE = "doc", "error", "file"
+N_RECORDS = "n_records"          # conversion records met in a file (documents + damaged records)
+N_BYTES = "n_bytes"              # compressed bytes read from a file
+
+INGEST_SCHEMA = StructType(
+    [
+        StructField(ROW_KIND, StringType(), False),
+        StructField(SNAPSHOT, StringType(), False),
+        StructField(FILE, StringType(), False),
+        StructField(OFFSET, LongType(), True),
+        StructField(RECORD_ID, StringType(), True),
+        StructField(DOC_ID, StringType(), True),
+        StructField(URL, StringType(), True),
+        StructField(HOST, StringType(), True),
+        StructField(REGISTERED_DOMAIN, StringType(), True),
+        StructField(TLD, StringType(), True),
+        StructField(WARC_DATE, TimestampType(), True),
+        StructField(LANGUAGE, StringType(), True),
+        StructField(TEXT, StringType(), True),
+        StructField(N_CHARS, IntegerType(), True),
+        StructField(CONTENT_HASH, StringType(), True),
+        StructField(N_TOKENS, IntegerType(), True),
+        StructField(ERROR_KIND, StringType(), True),
+        StructField(MESSAGE, StringType(), True),
+        StructField(N_RECORDS, LongType(), True),
+        StructField(N_BYTES, LongType(), True),
+    ]
+)
+
+# --- published tables --------------------------------------------------------------------------
+N_DOCS = "n_docs"
+N_CHARS_TOTAL = "n_chars"
+N_EXACT_DUP_DOCS = "n_exact_dup_docs"
+EXACT_DUP_FRAC = "exact_dup_frac"
+N_CROSS_SNAPSHOT_DUP_DOCS = "n_cross_snapshot_dup_docs"
+CROSS_SNAPSHOT_DUP_FRAC = "cross_snapshot_dup_frac"
+ENTROPY_BITS = "entropy_bits"
+TTR = "ttr"
+ENTROPY_BUDGET_TOKENS = "entropy_budget_tokens"
+ENTROPY_BUDGET_MET = "entropy_budget_met"
+N_DOMAINS = "n_domains"
+N_FILES = "n_files"
+N_FAILED_FILES = "n_failed_files"
+N_ERROR_RECORDS = "n_error_records"
+ERROR_FRAC = "error_frac"
+RUN_ID = "run_id"
+
+# Per-document flags used between metric steps (not published).
+IS_EXACT_DUP = "is_exact_dup"
+IS_CROSS_SNAPSHOT_DUP = "is_cross_snapshot_dup"
+
+FIRST_SNAPSHOT = "first_snapshot"
+FIRST_URL = "first_url"
+
+DOMAIN_STATS_COLUMNS = [
+    SNAPSHOT, YEAR, REGISTERED_DOMAIN, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
+    N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC,
+    ENTROPY_BITS, TTR, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, RUN_ID,
+]
+SNAPSHOT_STATS_COLUMNS = [
+    SNAPSHOT, YEAR, N_DOMAINS, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
+    N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC,
+    ENTROPY_BITS, TTR, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET,
+    N_FILES, N_FAILED_FILES, N_RECORDS, N_ERROR_RECORDS, ERROR_FRAC, RUN_ID,
+]
+INGEST_ERRORS_COLUMNS = [SNAPSHOT, FILE, OFFSET, RECORD_ID, ERROR_KIND, MESSAGE, RUN_ID]
+CONTENT_HASHES_COLUMNS = [CONTENT_HASH, FIRST_SNAPSHOT, FIRST_URL]
+
+AUDIT_RUNS_SCHEMA = StructType(
+    [
+        StructField(RUN_ID, StringType(), False),
+        StructField(SNAPSHOT, StringType(), False),
+        StructField("started_at", TimestampType(), False),
+        StructField("finished_at", TimestampType(), True),
+        StructField("status", StringType(), False),      # running | succeeded | failed
+        StructField("config", StringType(), True),       # JSON of the effective config
+        StructField("code_version", StringType(), True),
+        StructField("counts", MapType(StringType(), LongType()), True),
+        StructField(MESSAGE, StringType(), True),
+    ]
+)
+
+__all__ = [name for name in dir() if name.isupper()] + [
+    "DoubleType", "BooleanType", "IntegerType", "LongType", "StringType",
+]

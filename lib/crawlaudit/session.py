@@ -1,0 +1,47 @@
+"""Build the SparkSession from config: Delta's SQL extension and catalog, small-run defaults, and the
+executors' Python pointed at the running interpreter in local mode (else they would run the system python,
+which lacks fastwarc)."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from crawlaudit.config import SparkConfig
+
+log = logging.getLogger(__name__)
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def build(cfg: SparkConfig):
+    """A SparkSession with Delta. ``cfg.master`` null leaves the master to spark-submit."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(cfg.app_name)
+    if cfg.master:
+        builder = builder.master(cfg.master)
+        if cfg.master.startswith("local"):
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    conf = {
+        **DELTA_CONF,
+        "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    if cfg.driver_memory:
+        conf["spark.driver.memory"] = cfg.driver_memory
+    conf.update({k: str(v) for k, v in cfg.conf.items()})
+    for k, v in conf.items():
+        builder = builder.config(k, v)
+    if cfg.delta_packages:
+        from delta import configure_spark_with_delta_pip
+
+        builder = configure_spark_with_delta_pip(builder)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

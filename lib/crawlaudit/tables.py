@@ -1,0 +1,145 @@
+"""Every Delta read and write. Writes go through delta-spark; each is one atomic Delta commit.
+
+- ``domain_stats``, ``snapshot_stats``, ``ingest_errors``: partitioned by snapshot; an audit replaces its
+  snapshot's partition with ``replaceWhere`` (a rerun leaves no duplicate rows).
+- ``content_hashes``: MERGE, keeping for each hash the earliest snapshot that contained it.
+- ``audit_runs``: MERGE on run_id (the row goes from running to succeeded or failed).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from crawlaudit import schemas as S
+
+DOMAIN_STATS = "domain_stats"
+SNAPSHOT_STATS = "snapshot_stats"
+INGEST_ERRORS = "ingest_errors"
+CONTENT_HASHES = "content_hashes"
+AUDIT_RUNS = "audit_runs"
+ALL_TABLES = (DOMAIN_STATS, SNAPSHOT_STATS, INGEST_ERRORS, CONTENT_HASHES, AUDIT_RUNS)
+
+
+def table_path(warehouse: str, table: str) -> str:
+    return warehouse.rstrip("/") + "/" + table
+
+
+def _exists(spark: SparkSession, path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def _snapshot_literal(snapshot: str) -> str:
+    from crawlaudit.config import parse_snapshot
+
+    parse_snapshot(snapshot)  # a validated id: nothing but CC-MAIN-YYYY-WW reaches the predicate
+    return f"{S.SNAPSHOT} = '{snapshot}'"
+
+
+def replace_snapshot(df: DataFrame, warehouse: str, table: str, snapshot: str) -> None:
+    """Atomically replace ``snapshot``'s partition of ``table`` with ``df`` (which must hold only that snapshot)."""
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", _snapshot_literal(snapshot))
+        .option("mergeSchema", "true")
+        .partitionBy(S.SNAPSHOT)
+        .save(table_path(warehouse, table))
+    )
+
+
+def read_prior_hashes(spark: SparkSession, warehouse: str, snapshot: str) -> DataFrame:
+    """content_hash, first_snapshot of hashes first seen before ``snapshot`` (empty when none)."""
+    path = table_path(warehouse, CONTENT_HASHES)
+    if not _exists(spark, path):
+        return spark.createDataFrame([], f"{S.CONTENT_HASH} string, {S.FIRST_SNAPSHOT} string")
+    return (
+        spark.read.format("delta").load(path)
+        .where(F.col(S.FIRST_SNAPSHOT) < F.lit(snapshot))
+        .select(S.CONTENT_HASH, S.FIRST_SNAPSHOT)
+    )
+
+
+def merge_content_hashes(spark: SparkSession, hashes: DataFrame, warehouse: str) -> None:
+    """Insert new hashes; where a hash is known from a later snapshot, make this (earlier) one its first."""
+    from delta.tables import DeltaTable
+
+    path = table_path(warehouse, CONTENT_HASHES)
+    if not _exists(spark, path):
+        hashes.select(*S.CONTENT_HASHES_COLUMNS).write.format("delta").mode("append").save(path)
+        return
+    (
+        DeltaTable.forPath(spark, path).alias("t")
+        .merge(hashes.alias("s"), f"t.{S.CONTENT_HASH} = s.{S.CONTENT_HASH}")
+        .whenMatchedUpdate(
+            condition=f"s.{S.FIRST_SNAPSHOT} < t.{S.FIRST_SNAPSHOT}",
+            set={S.FIRST_SNAPSHOT: f"s.{S.FIRST_SNAPSHOT}", S.FIRST_URL: f"s.{S.FIRST_URL}"},
+        )
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def record_run(spark: SparkSession, warehouse: str, run_id: str, snapshot: str, status: str,
+               started_at: datetime, config: dict | None = None, code_version: str | None = None,
+               counts: dict | None = None, message: str | None = None, finished: bool = False) -> None:
+    """Insert or update the ``audit_runs`` row of ``run_id``."""
+    from delta.tables import DeltaTable
+
+    row = [(
+        run_id, snapshot, started_at, datetime.now(timezone.utc) if finished else None, status,
+        json.dumps(config, sort_keys=True, default=str) if config is not None else None, code_version,
+        {k: int(v) for k, v in (counts or {}).items()}, message,
+    )]
+    df = spark.createDataFrame(row, S.AUDIT_RUNS_SCHEMA)
+    path = table_path(warehouse, AUDIT_RUNS)
+    if not _exists(spark, path):
+        df.write.format("delta").mode("append").save(path)
+        return
+    (
+        DeltaTable.forPath(spark, path).alias("t")
+        .merge(df.alias("s"), f"t.{S.RUN_ID} = s.{S.RUN_ID}")
+        .whenMatchedUpdate(set={c: f"s.{c}" for c in ("finished_at", "status", "counts", MESSAGE_COL)})
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+MESSAGE_COL = S.MESSAGE
+
+
+def read_table_arrow(warehouse: str, table: str):
+    """The current version of a Delta table as a pyarrow Table, without Spark (CLI summaries, tests).
+
+    delta-rs replays the log and lists the live files; pyarrow reads them. delta-rs's own scan
+    (``to_pyarrow_table``) can abort the interpreter at exit (delta-io/delta-rs#2184), so it is not used.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+    from urllib.parse import unquote
+
+    dt = DeltaTable(table_path(warehouse, table))
+    schema = pa.schema(dt.schema().to_arrow())
+    partition_cols = list(dt.metadata().partition_columns)
+    actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+    base = dt.table_uri.rstrip("/")
+    if base.startswith("file://"):
+        base = base[len("file://"):]
+    pieces = []
+    for action in actions:
+        piece = pq.ParquetFile(f"{base}/{unquote(action['path'])}").read()
+        for col in partition_cols:
+            if col in piece.column_names:  # some writers materialize partition columns in the files
+                continue
+            value = action.get(f"partition.{col}")
+            arr = pa.array([value] * piece.num_rows, pa.string()).cast(schema.field(col).type)
+            piece = piece.append_column(col, arr)
+        pieces.append(piece)
+    if not pieces:
+        return schema.empty_table()
+    return pa.concat_tables(pieces, promote_options="default").select(schema.names).cast(schema)

@@ -1,0 +1,79 @@
+"""The one tokenizer and the one normalizer every metric shares.
+
+Tokens: maximal runs of Unicode letters, combining marks and digits (``[\\p{L}\\p{M}\\p{N}]+``), joined across
+an inner apostrophe (``don't`` is one token), lower-cased. Scripts written without spaces (Chinese, Japanese,
+Thai) yield one token per run; entropy over such text measures runs, not words.
+
+Normalization for exact-duplicate hashing follows cc_net (facebookresearch/cc_net, text_normalizer.py):
+lower-case, drop digits, punctuation and symbols, collapse white space, so that pages differing only in
+dates, counters or punctuation hash alike.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import regex
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from crawlaudit import schemas as S
+from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
+
+_FEATURES_TYPE = StructType([StructField("content_hash", StringType()), StructField("n_tokens", IntegerType())])
+
+TOKEN_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*")
+_STRIP_RE = regex.compile(r"[\p{N}\p{P}\p{S}]+")
+_SPACE_RE = regex.compile(r"\s+")
+
+
+def tokenize(text: str | None) -> list[str]:
+    """Lower-cased word tokens of ``text`` ([] for None or empty)."""
+    if not text:
+        return []
+    return TOKEN_RE.findall(text.lower())
+
+
+def normalize_for_hash(text: str | None) -> str:
+    """cc_net-style normalization: lower-case, digits/punctuation/symbols removed, white space collapsed."""
+    if not text:
+        return ""
+    return _SPACE_RE.sub(" ", _STRIP_RE.sub(" ", text.lower())).strip()
+
+
+def content_hash(text: str | None) -> str | None:
+    """sha1 hex of the normalized text; None when nothing is left (such documents are never duplicates)."""
+    norm = normalize_for_hash(text)
+    if not norm:
+        return None
+    return hashlib.sha1(norm.encode("utf-8")).hexdigest()
+
+
+@F.pandas_udf(_FEATURES_TYPE)
+def _doc_features(texts: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "content_hash": [content_hash(t) for t in texts],
+            "n_tokens": [len(tokenize(t)) for t in texts],
+        }
+    )
+
+
+@F.pandas_udf(ArrayType(StringType()))
+def tokens_udf(texts: pd.Series) -> pd.Series:
+    """Vectorized ``tokenize`` for Spark: text → array of tokens."""
+    return pd.Series([tokenize(t) for t in texts])
+
+
+def with_doc_features(docs: DataFrame) -> DataFrame:
+    """Add per-document features computed once, right after parsing.
+
+    Columns in: text. Columns out: + content_hash (string, null when the text normalizes to ""),
+    n_tokens (int, tokens by ``tokenize``).
+    """
+    return (
+        docs.withColumn("_f", _doc_features(F.col(S.TEXT)))
+        .withColumn(S.CONTENT_HASH, F.col("_f.content_hash"))
+        .withColumn(S.N_TOKENS, F.col("_f.n_tokens"))
+        .drop("_f")
+    )

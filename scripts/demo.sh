@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Fresh machine → audited sample corpus: set up .venv, generate the planted sample corpus (if absent),
+# audit every sample snapshot in local mode into ./warehouse, and print the per-year summary.
+# Running it again replaces each snapshot's partitions: same tables, no duplicated rows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+.venv/bin/crawlaudit sample-corpus --out sample_corpus
+.venv/bin/python jobs/audit_snapshot.py --config conf/local.yaml --snapshot all
+echo
+echo "Per-year summary (warehouse: ./warehouse; per-domain rows: warehouse/domain_stats):"
+.venv/bin/crawlaudit summary --warehouse warehouse

@@ -1,0 +1,42 @@
+"""crawlaudit: audit Common Crawl snapshots for the signs of model collapse."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+# Pins: delta-spark 4.4.x requires pyspark <= 4.2.0, and the 4.4.0 jar
+# (io.delta:delta-spark_4.2_2.13:4.4.0) is the newest one Maven Central serves
+# for Spark 4.2; the pip package and the jar must carry the same version.
+INSTALL_REQUIRES = [
+    "pyspark==4.2.0",
+    "delta-spark==4.4.0",
+    "deltalake>=1.1,<2",
+    "pyarrow>=17",
+    "pandas>=2.2",
+    "numpy>=1.26",
+    "great-expectations==1.24.*",
+    "scikit-learn>=1.5",
+    "fastwarc>=2.0,<3",
+    "tldextract>=5.1,<6",
+    "regex>=2024.4",
+    "pyyaml>=6",
+    "requests>=2.31",
+    "boto3>=1.34",
+]
+
+setup(
+    name="crawlaudit",
+    version="0.1.0",
+    description="Audit Common Crawl snapshots for AI-generated text, vocabulary collapse and duplication.",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8") if (ROOT / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    package_dir={"": "lib"},
+    packages=find_packages("lib"),
+    include_package_data=True,
+    package_data={"crawlaudit": ["py.typed"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": ["pytest>=8", "chispa>=0.10"]},
+    entry_points={"console_scripts": ["crawlaudit=crawlaudit.cli:main"]},
+)
