@@ -57,9 +57,8 @@ def main(argv=None) -> int:
     except CrawlauditError as e:
         print(f"audit_snapshot: {e}", file=sys.stderr)
         return 2
-    spark = session.build(cfg.spark)
     failed = []
-    try:
+    with session.spark_session(cfg.spark) as spark:
         for i, snapshot in enumerate(snapshots, 1):
             log.info("[%d/%d] auditing %s", i, len(snapshots), snapshot)
             try:
@@ -67,8 +66,6 @@ def main(argv=None) -> int:
             except CrawlauditError as e:
                 log.error("%s failed: %s", snapshot, e)
                 failed.append(snapshot)
-    finally:
-        spark.stop()
     log.info("%d of %d snapshots audited into %s%s", len(snapshots) - len(failed), len(snapshots),
              cfg.output.warehouse, f"; failed: {', '.join(failed)}" if failed else "")
     return 1 if failed else 0

@@ -192,6 +192,11 @@ class RetryingReader(io.RawIOBase):
                 log.warning("%s: %s; retry %d/%d in %.1fs", self.uri, e, attempt, self._http.max_retries, delay)
                 self._sleep(delay)
 
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
     def _close_stream(self) -> None:
         if self._stream is not None:
             try:

@@ -3,6 +3,7 @@ executors' Python pointed at the running interpreter in local mode (else they wo
 which lacks fastwarc)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -15,6 +16,21 @@ DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
+
+
+@contextlib.contextmanager
+def spark_session(cfg: SparkConfig):
+    """``build(cfg)`` for the duration of a block; stops the session only if this block started it
+    (a job called from a test, a notebook or another job leaves its caller's session running)."""
+    from pyspark.sql import SparkSession
+
+    existing = SparkSession.getActiveSession()
+    spark = build(cfg)
+    try:
+        yield spark
+    finally:
+        if existing is None:
+            spark.stop()
 
 
 def build(cfg: SparkConfig):

@@ -1,0 +1,59 @@
+"""Entropy and type-token ratio at a fixed budget, checked on closed forms."""
+import math
+
+import pytest
+from chispa import assert_approx_df_equality, assert_df_equality
+
+from crawlaudit import entropy
+from crawlaudit.text import tokenize
+
+SCHEMA = "g string, doc_id string, text string, n_tokens int"
+
+
+def docs_df(spark, rows):
+    return spark.createDataFrame([(g, d, t, len(tokenize(t))) for g, d, t in rows], SCHEMA)
+
+
+def words(k, prefix="w"):
+    return " ".join(f"{prefix}{i}" for i in range(k))
+
+
+def test_k_distinct_tokens_give_log2_k_and_one_repeated_token_gives_zero(spark):
+    df = docs_df(spark, [
+        ("distinct", "a", words(64)),
+        ("distinct", "b", words(64, "v")),   # beyond the budget of 64: never read
+        ("same", "a", "la " * 40), ("same", "b", "la " * 40),
+        ("small", "a", words(10)),           # 10 tokens < 64: null and flag
+    ])
+    actual = df.transform(entropy.entropy_at_budget(["g"], 64))
+    expected = spark.createDataFrame(
+        [("distinct", 6.0, 1.0, 64, True), ("same", 0.0, 1 / 64, 64, True), ("small", None, None, 64, False)],
+        "g string, entropy_bits double, ttr double, entropy_budget_tokens int, entropy_budget_met boolean")
+    assert_approx_df_equality(actual, expected, precision=1e-12, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_budget_cuts_the_last_document_and_follows_doc_id_order(spark):
+    # doc "a" (4 tokens of x) comes first; the budget of 6 takes 2 tokens of "b": counts x:4, y:2.
+    df = docs_df(spark, [("g", "b", "y y y y y y"), ("g", "a", "x x x x")])
+    counts = df.transform(entropy.budget_token_counts(["g"], 6))
+    expected = spark.createDataFrame([("g", "x", 4), ("g", "y", 2)], "g string, token string, count long")
+    assert_df_equality(counts, expected, ignore_row_order=True, ignore_nullable=True)
+    h = -(4 / 6 * math.log2(4 / 6) + 2 / 6 * math.log2(2 / 6))
+    row = df.transform(entropy.entropy_at_budget(["g"], 6)).first()
+    assert row.entropy_bits == pytest.approx(h, abs=1e-12) and row.ttr == pytest.approx(2 / 6)
+
+
+def test_uniform_distribution_at_a_large_budget(spark):
+    # 50 docs cycling over 256 types: every type appears equally often within the 12,800-token budget.
+    text = words(256)
+    df = docs_df(spark, [("u", f"d{i:03d}", text) for i in range(50)])
+    row = df.transform(entropy.entropy_at_budget(["g"], 256 * 50)).first()
+    assert row.entropy_bits == pytest.approx(8.0, abs=1e-9) and row.ttr == pytest.approx(256 / 12800)
+
+
+def test_result_does_not_depend_on_partitioning(spark):
+    rows = [("g%d" % (i % 3), f"d{i:02d}", words(7 + i % 5, "t%d_" % (i % 4))) for i in range(40)]
+    df = docs_df(spark, rows)
+    a = df.repartition(1).transform(entropy.entropy_at_budget(["g"], 50))
+    b = df.repartition(7).transform(entropy.entropy_at_budget(["g"], 50))
+    assert_approx_df_equality(a, b, precision=1e-12, ignore_row_order=True)

@@ -1,0 +1,151 @@
+"""End to end: jobs/audit_snapshot.py's main() on a planted corpus with a damaged file, read back with delta-rs."""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from crawlaudit.corpus import CorpusSpec, write_corpus
+from crawlaudit.tables import read_table_arrow
+from tests.wet import record
+
+ROOT = Path(__file__).resolve().parents[1]
+DAMAGED = "CC-MAIN-2024-22"
+DAMAGED_DOMAIN = "damaged-input.org"
+
+
+def load_job():
+    spec = importlib.util.spec_from_file_location("audit_snapshot_job", ROOT / "jobs" / "audit_snapshot.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def add_damaged_file(corpus: Path) -> None:
+    """Six good records of damaged-input.org, then invalid UTF-8, garbage bytes and a truncated member."""
+    good = [record(100 + i, url=f"https://www.{DAMAGED_DOMAIN}/p{i}") for i in range(6)]
+    bad_utf8 = record(200, text=b"caf\xe9 \xff broken", url=f"https://www.{DAMAGED_DOMAIN}/bad")
+    tail = record(201, url=f"https://www.{DAMAGED_DOMAIN}/cut")
+    data = good[0] + good[1] + bad_utf8 + good[2] + b"\x00\x01 not gzip \xfe" * 20 + good[3] + good[4] + good[5]
+    rel = f"crawl-data/{DAMAGED}/segments/damaged/wet/damaged.warc.wet.gz"
+    (corpus / rel).parent.mkdir(parents=True)
+    (corpus / rel).write_bytes(data + tail[: len(tail) // 2])
+    manifest = corpus / "crawl-data" / DAMAGED / "wet.paths.gz"
+    lines = gzip.decompress(manifest.read_bytes()).decode().split()
+    manifest.write_bytes(gzip.compress(("\n".join(lines + [rel]) + "\n").encode()))
+
+
+SPEC = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", DAMAGED), n_domains=8,
+                  docs_per_domain=(45, 90), files_per_snapshot=2, seed=11)
+
+
+@pytest.fixture(scope="module")
+def audited(spark, tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("e2e-corpus")
+    truth = write_corpus(corpus, SPEC)
+    add_damaged_file(corpus)
+    wh = str(tmp_path_factory.mktemp("e2e-warehouse"))
+    args = ["--snapshot", "all", "--manifest", str(corpus / "crawl-data/{snapshot}/wet.paths.gz"),
+            "--input-base-url", str(corpus), "--warehouse", wh, "--set", "spark.shuffle_partitions=2"]
+    job = load_job()
+    rc = job.main(args)
+    return {"rc": rc, "wh": wh, "truth": truth, "args": args, "job": job, "corpus": corpus}
+
+
+def table(wh, name):
+    return read_table_arrow(wh, name).to_pylist()
+
+
+def test_job_succeeds_and_writes_every_table(audited):
+    assert audited["rc"] == 0
+    for name in ("domain_stats", "snapshot_stats", "audit_runs", "ingest_errors", "content_hashes"):
+        assert read_table_arrow(audited["wh"], name).num_rows > 0, name
+    runs = table(audited["wh"], "audit_runs")
+    assert sorted(r["status"] for r in runs) == ["succeeded"] * 3
+    assert all(r["finished_at"] >= r["started_at"] and json.loads(r["config"])["output"]["warehouse"] for r in runs)
+
+
+def test_duplication_matches_planted_truth(audited):
+    rows = [r for r in table(audited["wh"], "domain_stats") if r["registered_domain"] != DAMAGED_DOMAIN]
+    truth = audited["truth"]["snapshots"]
+    assert len(rows) == sum(len(s["domains"]) for s in truth.values())
+    checked = 0
+    for r in rows:
+        t = truth[r["snapshot"]]["domains"][r["registered_domain"]]
+        assert r["n_docs"] == t["n_docs"]
+        assert r["year"] == int(r["snapshot"][8:12])
+        if r["n_docs"] >= 50:
+            assert r["exact_dup_frac"] == pytest.approx(t["exact_dup_frac"], abs=0.01)
+            assert r["cross_snapshot_dup_frac"] == pytest.approx(t["cross_snapshot_dup_frac"], abs=0.01)
+            checked += 1
+    assert checked >= 8
+    assert any(r["exact_dup_frac"] > 0.2 for r in rows) and any(r["cross_snapshot_dup_frac"] > 0.1 for r in rows)
+
+
+def test_larger_planted_vocabulary_means_higher_entropy(audited):
+    truth = audited["truth"]["snapshots"]
+    by_vocab = defaultdict(list)
+    for r in table(audited["wh"], "domain_stats"):
+        if r["entropy_budget_met"] and r["registered_domain"] != DAMAGED_DOMAIN:
+            by_vocab[truth[r["snapshot"]]["domains"][r["registered_domain"]]["vocab_size"]].append(r["entropy_bits"])
+    means = [sum(v) / len(v) for _, v in sorted(by_vocab.items())]
+    assert len(means) >= 3 and means == sorted(means) and means[-1] - means[0] > 1.0
+    below = [r for r in table(audited["wh"], "domain_stats") if not r["entropy_budget_met"]]
+    assert all(r["entropy_bits"] is None and r["n_tokens"] < 10_000 for r in below)
+
+
+def test_damaged_input_is_counted_and_good_documents_kept(audited):
+    errors = [e for e in table(audited["wh"], "ingest_errors") if e["file"].endswith("damaged.warc.wet.gz")]
+    assert sorted(e["error_kind"] for e in errors) == ["corrupt_gzip", "invalid_utf8", "truncated_gzip"]
+    damaged = [r for r in table(audited["wh"], "domain_stats") if r["registered_domain"] == DAMAGED_DOMAIN]
+    assert [(r["snapshot"], r["n_docs"]) for r in damaged] == [(DAMAGED, 6)]
+    snap = {r["snapshot"]: r for r in table(audited["wh"], "snapshot_stats")}[DAMAGED]
+    assert snap["n_files"] == 3 and snap["n_error_records"] == 3 and snap["n_failed_files"] == 0
+    assert snap["n_records"] == snap["n_docs"] + 3
+    assert snap["error_frac"] == pytest.approx(3 / snap["n_records"])
+
+
+def test_snapshot_stats_pool_the_domains(audited):
+    domains = table(audited["wh"], "domain_stats")
+    for s in table(audited["wh"], "snapshot_stats"):
+        mine = [d for d in domains if d["snapshot"] == s["snapshot"]]
+        assert s["n_docs"] == sum(d["n_docs"] for d in mine) and s["n_domains"] == len(mine)
+        assert s["n_exact_dup_docs"] == sum(d["n_exact_dup_docs"] for d in mine)
+        assert s["exact_dup_frac"] == pytest.approx(s["n_exact_dup_docs"] / s["n_docs"])
+
+
+def _key_numbers(wh):
+    out = {}
+    for name in ("domain_stats", "snapshot_stats", "ingest_errors", "content_hashes"):
+        rows = [{k: v for k, v in r.items() if k != "run_id"} for r in table(wh, name)]
+        out[name] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+    return out
+
+
+def test_rerun_replaces_partitions_without_duplicates(audited):
+    before = _key_numbers(audited["wh"])
+    args = [a if a != "all" else "CC-MAIN-2021-31" for a in audited["args"]]
+    args[args.index("spark.shuffle_partitions=2")] = "spark.shuffle_partitions=5"
+    assert audited["job"].main(args) == 0
+    assert _key_numbers(audited["wh"]) == before
+    assert len(table(audited["wh"], "audit_runs")) == 4
+
+
+def test_error_threshold_fails_the_snapshot_and_keeps_published_data(audited):
+    before = _key_numbers(audited["wh"])
+    args = [a if a != "all" else DAMAGED for a in audited["args"]] + ["--set", "quality.max_error_fraction=0.001"]
+    assert audited["job"].main(args) == 1
+    failed = [r for r in table(audited["wh"], "audit_runs") if r["status"] == "failed"]
+    assert len(failed) == 1 and "max_error_fraction" in failed[0]["message"]
+    after = _key_numbers(audited["wh"])
+    assert after["domain_stats"] == before["domain_stats"] and after["snapshot_stats"] == before["snapshot_stats"]
+
+
+def test_bad_arguments_fail_before_spark(audited, capsys):
+    assert audited["job"].main(["--snapshot", "CC-MAIN-24-1"]) == 2
+    assert "does not parse" in capsys.readouterr().err
+    assert audited["job"].main(["--snapshot", "all", "--set", "input.nope=1"]) == 2

@@ -1,0 +1,187 @@
+"""Input resolution (manifests, sampling, paths) and fetching over HTTP with throttling and resets."""
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+
+import pytest
+
+from crawlaudit import ingest
+from crawlaudit.config import HttpConfig, InputConfig
+from crawlaudit.errors import InputError, ManifestError
+from tests.wet import good_file
+
+SNAP = "CC-MAIN-2024-22"
+
+
+def test_sample_is_deterministic_and_independent_of_manifest_order():
+    paths = [f"crawl-data/{SNAP}/segments/s/wet/f{i:05d}.warc.wet.gz" for i in range(200)]
+    a = ingest.sample_paths(paths, SNAP, 10)
+    assert a == ingest.sample_paths(paths, SNAP, 10) and len(a) == 10
+    assert sorted(ingest.sample_paths(list(reversed(paths)), SNAP, 10)) == sorted(a)
+    assert sorted(a) != sorted(ingest.sample_paths(paths, "CC-MAIN-2024-18", 10))  # seeded by the snapshot
+    assert set(ingest.sample_paths(paths + ["extra.warc.wet.gz"], SNAP, 10)) - set(a) <= {"extra.warc.wet.gz"}
+    assert ingest.sample_paths(paths, SNAP, None) == paths
+
+
+@pytest.mark.parametrize("line", [
+    "../etc/passwd", "crawl-data/../../x.gz", "/etc/passwd", "https://evil.example.com/x.warc.wet.gz",
+    "s3://other-bucket/x.gz", "C:/windows/x.gz", "a/b?c=d", "a b.gz",
+])
+def test_unsafe_manifest_lines_are_refused(line):
+    with pytest.raises(ManifestError, match="refusing to fetch"):
+        ingest.validate_manifest_line(line, 3, "m.paths")
+
+
+def _write_manifest(tmp_path, rels, gz=True):
+    m = tmp_path / ("wet.paths.gz" if gz else "wet.paths")
+    data = ("\n".join(rels) + "\n").encode()
+    m.write_bytes(gzip.compress(data) if gz else data)
+    return m
+
+
+def test_manifest_with_local_base(tmp_path):
+    (tmp_path / "d").mkdir()
+    good_file(tmp_path / "d" / "a.warc.wet.gz", 2)
+    m = _write_manifest(tmp_path, ["d/a.warc.wet.gz", "", "d/b.warc.wet.gz"])
+    files = ingest.resolve_files(InputConfig(manifest=str(m), base_url=str(tmp_path)), SNAP)
+    assert files == [f"{tmp_path}/d/a.warc.wet.gz", f"{tmp_path}/d/b.warc.wet.gz"]
+
+
+def test_paths_directory_and_glob(tmp_path):
+    for name in ("x.warc.wet.gz", "y.warc.wet.gz", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert len(ingest.resolve_files(InputConfig(paths=str(tmp_path)), SNAP)) == 2
+    assert len(ingest.resolve_files(InputConfig(paths=str(tmp_path / "x*.gz")), SNAP)) == 1
+    with pytest.raises(InputError, match="matches no file"):
+        ingest.resolve_files(InputConfig(paths=str(tmp_path / "none*")), SNAP)
+
+
+def test_missing_manifest_and_missing_base_are_clear_errors(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        ingest.resolve_files(InputConfig(manifest=str(tmp_path / "no.gz"), base_url=str(tmp_path)), SNAP)
+    with pytest.raises(InputError, match="needs input.base_url"):
+        ingest.resolve_files(InputConfig(manifest=str(tmp_path / "no.gz")), SNAP)
+    with pytest.raises(InputError, match="no input"):
+        ingest.resolve_files(InputConfig(), SNAP)
+
+
+def test_discover_snapshots(tmp_path):
+    for s in ("CC-MAIN-2020-05", "CC-MAIN-2019-35", "not-a-snapshot"):
+        (tmp_path / "crawl-data" / s).mkdir(parents=True)
+        (tmp_path / "crawl-data" / s / "wet.paths.gz").write_bytes(b"")
+    cfg = InputConfig(manifest=str(tmp_path / "crawl-data/{snapshot}/wet.paths.gz"), base_url=str(tmp_path))
+    assert ingest.discover_snapshots(cfg) == ["CC-MAIN-2019-35", "CC-MAIN-2020-05"]
+
+
+def test_backoff_grows_is_capped_and_honours_retry_after():
+    http = HttpConfig(backoff_initial_s=1, backoff_max_s=8)
+
+    class Top:  # the largest draw of the jitter
+        @staticmethod
+        def uniform(a, b):
+            return b
+
+    assert [ingest.backoff_seconds(k, http, rng=Top) for k in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 8]
+    assert ingest.backoff_seconds(1, http, retry_after=3) == 3
+    assert ingest.backoff_seconds(1, http, retry_after=100) == 8
+
+
+class FlakyServer:
+    """Serves files from a directory on 127.0.0.1, failing as scripted: a list of actions consumed per request
+    ('503', '429', 'reset' = send half the body then close, 'ok')."""
+
+    def __init__(self, root, script):
+        self.root, self.script, self.requests = root, list(script), []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                action = server.script.pop(0) if server.script else "ok"
+                server.requests.append((self.path, self.headers.get("Range"), action))
+                path = server.root / self.path.lstrip("/")
+                if action in ("503", "429"):
+                    self.send_response(int(action))
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if not path.is_file():
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = path.read_bytes()
+                start = 0
+                rng = self.headers.get("Range")
+                if rng:
+                    start = int(rng.split("=")[1].rstrip("-"))
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if action == "reset":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _parse(uri, retries=5):
+    cfg = InputConfig(http=HttpConfig(max_retries=retries, backoff_initial_s=0.01, backoff_max_s=0.02, timeout_s=5))
+    rows = list(ingest.parse_file(uri, SNAP, cfg, sleep=lambda s: None))
+    return [r for r in rows if r["row_kind"] == "doc"], [r for r in rows if r["row_kind"] == "error"]
+
+
+def test_http_fetch_survives_throttling_and_a_reset_mid_body(tmp_path):
+    texts = good_file(tmp_path / "a.warc.wet.gz", 40)
+    local_docs, _ = _parse(str(tmp_path / "a.warc.wet.gz"))
+    with FlakyServer(tmp_path, ["503", "429", "reset", "503"]) as srv:
+        docs, errors = _parse(srv.url + "a.warc.wet.gz")
+    assert errors == []
+    assert [d["text"] for d in docs] == texts == [d["text"] for d in local_docs]
+    ranges = [r for _, r, _ in srv.requests]
+    assert ranges[:3] == [None, None, None] and ranges[3] is not None and ranges[3].startswith("bytes=")
+
+
+def test_exhausted_retries_are_a_failed_file_not_a_silent_skip(tmp_path):
+    good_file(tmp_path / "a.warc.wet.gz", 3)
+    with FlakyServer(tmp_path, ["503"] * 10) as srv:
+        docs, errors = _parse(srv.url + "a.warc.wet.gz", retries=3)
+    assert docs == [] and [e["error_kind"] for e in errors] == ["fetch_failed"]
+    assert "giving up after 3 retries" in errors[0]["message"] and len(srv.requests) == 4
+
+
+def test_http_404_is_not_retried(tmp_path):
+    with FlakyServer(tmp_path, []) as srv:
+        docs, errors = _parse(srv.url + "missing.warc.wet.gz")
+    assert [e["error_kind"] for e in errors] == ["fetch_failed"] and len(srv.requests) == 1
+
+
+def test_http_manifest(tmp_path):
+    _write_manifest(tmp_path, ["a.warc.wet.gz", "b.warc.wet.gz"])
+    with FlakyServer(tmp_path, ["503"]) as srv:
+        cfg = InputConfig(manifest=srv.url + "wet.paths.gz", base_url=srv.url,
+                          http=HttpConfig(backoff_initial_s=0.01, backoff_max_s=0.01))
+        files = ingest.resolve_files(cfg, SNAP)
+    assert files == [srv.url + "a.warc.wet.gz", srv.url + "b.warc.wet.gz"]
