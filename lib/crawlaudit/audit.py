@@ -9,9 +9,16 @@ from crawlaudit import schemas as S
 from crawlaudit.domains import snapshot_year
 
 
+FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.CONTENT_HASH, S.URL, S.N_TOKENS, S.N_CHARS]
+
+
 def flag_documents(docs: DataFrame, prior_hashes: DataFrame) -> DataFrame:
-    """Documents with is_exact_dup and is_cross_snapshot_dup. Columns in: snapshot, content_hash."""
-    return docs.transform(dedup.with_exact_dup_flag).transform(dedup.with_cross_snapshot_flag(prior_hashes))
+    """Narrow document rows (no text: the joins never shuffle it) with is_exact_dup and is_cross_snapshot_dup.
+
+    Columns in: ``FLAG_INPUT_COLUMNS``. Columns out: the same + the two flags.
+    """
+    narrow = docs.select(*FLAG_INPUT_COLUMNS)
+    return narrow.transform(dedup.with_exact_dup_flag).transform(dedup.with_cross_snapshot_flag(prior_hashes))
 
 
 def domain_stats(flagged: DataFrame, docs: DataFrame, budget: int, run_id: str) -> DataFrame:

@@ -23,22 +23,30 @@ def budget_token_counts(group_cols: list[str], budget: int) -> Callable[[DataFra
     """Token counts of each group's budget sample: group_cols, token, count.
 
     Columns in: group_cols, doc_id, text, n_tokens. Only groups with at least ``budget`` tokens appear.
+    The cut-off document of each group is found on narrow rows (group, doc_id, n_tokens); the texts are then
+    filtered in place against a broadcast of one row per group, so no text is shuffled.
     """
 
     def transform(docs: DataFrame) -> DataFrame:
         require_columns(docs, [*group_cols, S.DOC_ID, S.TEXT, S.N_TOKENS], "budget_token_counts")
-        before = Window.partitionBy(*group_cols).orderBy(S.DOC_ID).rowsBetween(Window.unboundedPreceding, -1)
-        ordered = (
+        upto = Window.partitionBy(*group_cols).orderBy(S.DOC_ID).rowsBetween(Window.unboundedPreceding, 0)
+        cutoffs = (
             docs.select(*group_cols, S.DOC_ID, S.N_TOKENS)
-            .withColumn("_before", F.coalesce(F.sum(S.N_TOKENS).over(before), F.lit(0)).cast("long"))
-            .withColumn("_total", F.sum(S.N_TOKENS).over(Window.partitionBy(*group_cols)).cast("long"))
-            .where((F.col("_before") < budget) & (F.col("_total") >= budget))
-            .select(*group_cols, S.DOC_ID, "_before")
+            .withColumn("_upto", F.sum(S.N_TOKENS).over(upto).cast("long"))
+            .where(F.col("_upto") >= budget)
+            .groupBy(*group_cols)
+            .agg(F.min(F.struct(F.col(S.DOC_ID), (F.col("_upto") - F.col(S.N_TOKENS)).alias("before"))).alias("_cut"))
+            .select(*group_cols, F.col("_cut.doc_id").alias("_cut_doc"), F.col("_cut.before").alias("_cut_before"))
         )
-        texts = docs.select(*group_cols, S.DOC_ID, S.TEXT).join(ordered, [*group_cols, S.DOC_ID])
-        tokens = texts.select(*group_cols, "_before", F.posexplode(tokens_udf(F.col(S.TEXT))).alias("_pos", "token"))
+        selected = docs.select(*group_cols, S.DOC_ID, S.TEXT).join(F.broadcast(cutoffs), group_cols)
+        selected = selected.where(F.col(S.DOC_ID) <= F.col("_cut_doc")).select(
+            *group_cols,
+            F.when(F.col(S.DOC_ID) == F.col("_cut_doc"), F.lit(budget) - F.col("_cut_before")).alias("_take"),
+            S.TEXT,
+        )
+        tokens = selected.select(*group_cols, "_take", F.posexplode(tokens_udf(F.col(S.TEXT))).alias("_pos", "token"))
         return (
-            tokens.where(F.col("_pos") < F.lit(budget) - F.col("_before"))
+            tokens.where(F.col("_take").isNull() | (F.col("_pos") < F.col("_take")))
             .groupBy(*group_cols, "token")
             .agg(F.count(F.lit(1)).alias("count"))
         )

@@ -473,13 +473,14 @@ def record_row(headers, content: bytes, declared_length: int | None, snapshot: s
     if not text.strip():
         return _error(snapshot, file, offset, record_id, "empty_record", "no text")
     lang = (headers.get("WARC-Identified-Content-Language") or "").split(",")[0].strip() or None
+    chash, n_tokens = T.doc_features(text)
     return {
         S.ROW_KIND: S.KIND_DOC, S.SNAPSHOT: snapshot, S.FILE: file, S.OFFSET: offset,
         S.RECORD_ID: record_id, S.DOC_ID: make_doc_id(snapshot, record_id), S.URL: url, S.HOST: host,
         S.REGISTERED_DOMAIN: registered_domain_of(host, include_private), S.TLD: tld_of(host),
         S.WARC_DATE: warc_date, S.LANGUAGE: lang,
         S.TEXT: text, S.N_CHARS: len(text),
-        S.CONTENT_HASH: T.content_hash(text), S.N_TOKENS: len(T.tokenize(text)),
+        S.CONTENT_HASH: chash, S.N_TOKENS: n_tokens,
     }
 
 

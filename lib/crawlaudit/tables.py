@@ -97,7 +97,7 @@ def record_run(spark: SparkSession, warehouse: str, run_id: str, snapshot: str, 
     )]
     df = spark.createDataFrame(row, S.AUDIT_RUNS_SCHEMA)
     path = table_path(warehouse, AUDIT_RUNS)
-    if not _exists(spark, path):
+    if not finished or not _exists(spark, path):  # a new run_id (uuid4): a blind append is enough
         df.write.format("delta").mode("append").save(path)
         return
     (

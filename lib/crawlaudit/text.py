@@ -6,7 +6,9 @@ Thai) yield one token per run; entropy over such text measures runs, not words.
 
 Normalization for exact-duplicate hashing follows cc_net (facebookresearch/cc_net, text_normalizer.py):
 lower-case, drop digits, punctuation and symbols, collapse white space, so that pages differing only in
-dates, counters or punctuation hash alike.
+dates, counters or punctuation hash alike. It is computed from the tokens (one regex pass per document
+serves both the token count and the hash): the tokens with their digits and apostrophes removed, joined by
+single spaces.
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, S
 _FEATURES_TYPE = StructType([StructField("content_hash", StringType()), StructField("n_tokens", IntegerType())])
 
 TOKEN_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*")
-_STRIP_RE = regex.compile(r"[\p{N}\p{P}\p{S}]+")
-_SPACE_RE = regex.compile(r"\s+")
+_DIGITS_RE = regex.compile(r"\p{N}+")
+_APOSTROPHES = str.maketrans({"'": None, "’": None})
 
 
 def tokenize(text: str | None) -> list[str]:
@@ -34,29 +36,37 @@ def tokenize(text: str | None) -> list[str]:
     return TOKEN_RE.findall(text.lower())
 
 
+def normalize_tokens(tokens: list[str]) -> str:
+    """cc_net-style normalized text from ``tokenize`` output: digits and apostrophes dropped, single spaces."""
+    joined = _DIGITS_RE.sub(" ", " ".join(tokens)).translate(_APOSTROPHES)
+    return " ".join(joined.split())
+
+
 def normalize_for_hash(text: str | None) -> str:
     """cc_net-style normalization: lower-case, digits/punctuation/symbols removed, white space collapsed."""
-    if not text:
-        return ""
-    return _SPACE_RE.sub(" ", _STRIP_RE.sub(" ", text.lower())).strip()
+    return normalize_tokens(tokenize(text))
+
+
+def hash_normalized(norm: str) -> str | None:
+    """sha1 hex of a normalized text; None when nothing is left (such documents are never duplicates)."""
+    return hashlib.sha1(norm.encode("utf-8")).hexdigest() if norm else None
 
 
 def content_hash(text: str | None) -> str | None:
-    """sha1 hex of the normalized text; None when nothing is left (such documents are never duplicates)."""
-    norm = normalize_for_hash(text)
-    if not norm:
-        return None
-    return hashlib.sha1(norm.encode("utf-8")).hexdigest()
+    """sha1 hex of the normalized text; None when nothing is left."""
+    return hash_normalized(normalize_for_hash(text))
+
+
+def doc_features(text: str | None) -> tuple[str | None, int]:
+    """(content_hash, n_tokens) with one tokenizer pass: what the ingest pass computes per document."""
+    tokens = tokenize(text)
+    return hash_normalized(normalize_tokens(tokens)), len(tokens)
 
 
 @F.pandas_udf(_FEATURES_TYPE)
 def _doc_features(texts: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "content_hash": [content_hash(t) for t in texts],
-            "n_tokens": [len(tokenize(t)) for t in texts],
-        }
-    )
+    features = [doc_features(t) for t in texts]
+    return pd.DataFrame({"content_hash": [f[0] for f in features], "n_tokens": [f[1] for f in features]})
 
 
 @F.pandas_udf(ArrayType(StringType()))

@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Ingestion benchmark: parse-only baseline vs crawlaudit's ingest pass vs the full Spark audit, in one run.
+
+Generates (or reuses) a planted corpus of at least --docs documents in one snapshot, then measures:
+  1. parse-only   FastWARC over the files, reading every conversion record's bytes (the floor to compare to);
+  2. ingest pass  crawlaudit.ingest.parse_file (member-level inflation, checks, UTF-8, hash, tokens, PSL),
+                  in --procs worker processes;
+  3. full audit   jobs/audit_snapshot.py's audit of the snapshot on Spark local[--procs], Delta writes included.
+Prints docs/s, MB/s (compressed input), the ratios to the parse-only baseline, and peak memory.
+
+    .venv/bin/python scripts/bench_ingest.py --docs 50000 --out bench_out
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import multiprocessing as mp
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = "CC-MAIN-2024-22"
+
+
+def make_corpus(out: Path, docs: int) -> list[Path]:
+    from crawlaudit.corpus import CorpusSpec, write_corpus
+
+    if not (out / "ground_truth.json").exists():
+        n_domains = max(1, docs // 125)
+        spec = CorpusSpec(snapshots=(SNAPSHOT,), n_domains=n_domains, docs_per_domain=(110, 150),
+                          doc_tokens=(600, 1200), files_per_snapshot=16, seed=5)
+        t = time.time()
+        truth = write_corpus(out, spec)
+        print(f"generated {truth['snapshots'][SNAPSHOT]['n_docs']} docs in {time.time() - t:.0f}s")
+    return sorted((out / "crawl-data" / SNAPSHOT).rglob("*.warc.wet.gz"))
+
+
+def parse_only(path: str) -> int:
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    n = 0
+    with open(path, "rb") as f:
+        for rec in ArchiveIterator(f, record_types=WarcRecordType.conversion, parse_http=False):
+            rec.reader.read()
+            n += 1
+    return n
+
+
+def ingest_pass(path: str) -> int:
+    from crawlaudit import ingest
+    from crawlaudit.config import InputConfig
+
+    return sum(1 for r in ingest.parse_file(path, SNAPSHOT, InputConfig()) if r["row_kind"] == "doc")
+
+
+def timed_pool(fn, files: list[Path], procs: int) -> tuple[int, float]:
+    t = time.perf_counter()
+    with mp.get_context("fork").Pool(procs) as pool:
+        n = sum(pool.map(fn, [str(f) for f in files], chunksize=1))
+    return n, time.perf_counter() - t
+
+
+def full_audit(corpus: Path, warehouse: Path, procs: int) -> tuple[int, float]:
+    spec = importlib.util.spec_from_file_location("audit_job", ROOT / "jobs" / "audit_snapshot.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    from crawlaudit import session
+    from crawlaudit.config import load_config
+    from crawlaudit.tables import read_table_arrow
+
+    cfg = load_config(ROOT / "conf" / "local.yaml", [
+        f"input.manifest={corpus}/crawl-data/{{snapshot}}/wet.paths.gz", f"input.base_url={corpus}",
+        f"output.warehouse={warehouse}", f"spark.master=local[{procs}]",
+    ])
+    with session.spark_session(cfg.spark) as spark:
+        spark.range(1).count()  # JVM warm-up outside the timing
+        t = time.perf_counter()
+        job.audit_one(spark, cfg, SNAPSHOT)
+        elapsed = time.perf_counter() - t
+    n = sum(r["n_docs"] for r in read_table_arrow(str(warehouse), "snapshot_stats").to_pylist())
+    return n, elapsed
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--docs", type=int, default=50_000, help="documents to generate (default 50,000)")
+    p.add_argument("--out", default="bench_out", help="work directory (corpus is reused between runs)")
+    p.add_argument("--procs", type=int, default=2, help="worker processes / Spark local threads (default 2)")
+    p.add_argument("--skip-spark", action="store_true", help="only the parse-only and ingest-pass measurements")
+    args = p.parse_args(argv)
+
+    out = Path(args.out)
+    corpus = out / "corpus"
+    files = make_corpus(corpus, args.docs)
+    mb = sum(f.stat().st_size for f in files) / 1e6
+    print(f"corpus: {len(files)} files, {mb:.1f} MB compressed, procs={args.procs}")
+
+    rows = []
+    n, s = timed_pool(parse_only, files, args.procs)
+    base = n / s
+    rows.append(("parse-only (FastWARC)", n, s))
+    n, s = timed_pool(ingest_pass, files, args.procs)
+    rows.append(("crawlaudit ingest pass", n, s))
+    if not args.skip_spark:
+        wh = out / "warehouse"
+        shutil.rmtree(wh, ignore_errors=True)
+        n, s = full_audit(corpus, wh, args.procs)
+        rows.append(("full audit (Spark + Delta)", n, s))
+
+    print(f"{'stage':28}{'docs':>9}{'seconds':>9}{'docs/s':>10}{'MB/s':>8}{'vs parse':>10}")
+    for name, n, s in rows:
+        print(f"{name:28}{n:>9}{s:>9.1f}{n / s:>10.0f}{mb / s:>8.1f}{(n / s) / base:>10.3f}")
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS: driver python {self_mb:.0f} MB, largest child process (pool worker / JVM) {child_mb:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The crawlaudit console command: help, sample-corpus, check-config, summary."""
+import json
+
+import pytest
+
+from crawlaudit import cli
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("sample-corpus", "summary", "check-config"):
+        assert cmd in out
+
+
+def test_sample_corpus_small_then_kept(tmp_path, capsys):
+    assert cli.main(["sample-corpus", "--small", "--out", str(tmp_path)]) == 0
+    truth = json.loads((tmp_path / "ground_truth.json").read_text())
+    assert len(truth["snapshots"]) == 3
+    assert cli.main(["sample-corpus", "--small", "--out", str(tmp_path)]) == 0
+    assert "keeping it" in capsys.readouterr().out
+
+
+def test_sample_corpus_from_texts(tmp_path):
+    src = tmp_path / "t.jsonl"
+    src.write_text("\n".join(json.dumps({"text": f"human text number {i} " * 20, "label": l})
+                             for i, l in enumerate(["human", "ai"] * 50)))
+    out = tmp_path / "c"
+    assert cli.main(["sample-corpus", "--small", "--out", str(out), "--texts", str(src), "--label", "human"]) == 0
+    assert json.loads((out / "ground_truth.json").read_text())["source"] == "texts"
+
+
+def test_check_config_reports_bad_key(capsys):
+    assert cli.main(["check-config", "--set", "metrics.nope=1"]) == 2
+    assert "unknown key 'metrics.nope'" in capsys.readouterr().err
+
+
+def test_summary_without_tables_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["summary", "--warehouse", str(tmp_path)]) == 1
+    assert "Run an audit first" in capsys.readouterr().err
+
+
+def test_year_summary_weights_fractions_by_documents():
+    import pandas as pd
+
+    stats = pd.DataFrame([
+        {"year": 2024, "n_docs": 100, "n_domains": 3, "n_exact_dup_docs": 10, "n_cross_snapshot_dup_docs": 0,
+         "entropy_bits": 8.0, "entropy_budget_met": True, "error_frac": 0.01},
+        {"year": 2024, "n_docs": 300, "n_domains": 4, "n_exact_dup_docs": 90, "n_cross_snapshot_dup_docs": 30,
+         "entropy_bits": None, "entropy_budget_met": False, "error_frac": 0.02},
+    ])
+    (row,) = cli.year_summary_rows(stats)
+    assert row["exact_dup_frac"] == pytest.approx(0.25) and row["cross_snapshot_dup_frac"] == pytest.approx(0.075)
+    assert row["entropy_bits"] == 8.0 and row["domains"] == 4 and row["error_frac"] == 0.02

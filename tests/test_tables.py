@@ -1,0 +1,63 @@
+"""Delta writes: partition replacement, the earliest-first content hash merge, the run log, reading back."""
+from datetime import datetime, timezone
+
+import pytest
+
+from crawlaudit import tables
+from crawlaudit.errors import ConfigError
+
+
+def rows(wh, name):
+    return sorted(tables.read_table_arrow(wh, name).to_pylist(), key=lambda r: tuple(str(v) for v in r.values()))
+
+
+def test_replace_snapshot_replaces_only_its_partition(spark, tmp_path):
+    wh = str(tmp_path)
+    schema = "snapshot string, registered_domain string, n_docs long"
+    a = spark.createDataFrame([("CC-MAIN-2019-35", "a.com", 3), ("CC-MAIN-2019-35", "b.com", 1)], schema)
+    b = spark.createDataFrame([("CC-MAIN-2020-34", "a.com", 5)], schema)
+    tables.replace_snapshot(a, wh, "t", "CC-MAIN-2019-35")
+    tables.replace_snapshot(b, wh, "t", "CC-MAIN-2020-34")
+    tables.replace_snapshot(a.where("registered_domain = 'a.com'"), wh, "t", "CC-MAIN-2019-35")
+    tables.replace_snapshot(a.where("registered_domain = 'a.com'"), wh, "t", "CC-MAIN-2019-35")
+    assert rows(wh, "t") == [
+        {"snapshot": "CC-MAIN-2019-35", "registered_domain": "a.com", "n_docs": 3},
+        {"snapshot": "CC-MAIN-2020-34", "registered_domain": "a.com", "n_docs": 5},
+    ]
+
+
+def test_replace_snapshot_refuses_anything_but_a_snapshot_id(spark, tmp_path):
+    df = spark.createDataFrame([("x",)], "snapshot string")
+    with pytest.raises(ConfigError):
+        tables.replace_snapshot(df, str(tmp_path), "t", "x' OR '1'='1")
+
+
+def test_content_hashes_keep_the_earliest_snapshot_whatever_the_audit_order(spark, tmp_path):
+    wh = str(tmp_path)
+    schema = "content_hash string, first_snapshot string, first_url string"
+    tables.merge_content_hashes(spark, spark.createDataFrame(
+        [("h1", "CC-MAIN-2024-22", "https://late/1"), ("h2", "CC-MAIN-2024-22", "https://late/2")], schema), wh)
+    tables.merge_content_hashes(spark, spark.createDataFrame(
+        [("h1", "CC-MAIN-2019-35", "https://early/1"), ("h3", "CC-MAIN-2019-35", "https://early/3")], schema), wh)
+    tables.merge_content_hashes(spark, spark.createDataFrame(  # rerun of the later snapshot changes nothing
+        [("h1", "CC-MAIN-2024-22", "https://late/1"), ("h2", "CC-MAIN-2024-22", "https://late/2")], schema), wh)
+    assert rows(wh, "content_hashes") == [
+        {"content_hash": "h1", "first_snapshot": "CC-MAIN-2019-35", "first_url": "https://early/1"},
+        {"content_hash": "h2", "first_snapshot": "CC-MAIN-2024-22", "first_url": "https://late/2"},
+        {"content_hash": "h3", "first_snapshot": "CC-MAIN-2019-35", "first_url": "https://early/3"},
+    ]
+    prior = tables.read_prior_hashes(spark, wh, "CC-MAIN-2024-22")
+    assert sorted(r.content_hash for r in prior.collect()) == ["h1", "h3"]
+    assert tables.read_prior_hashes(spark, str(tmp_path / "none"), "CC-MAIN-2024-22").count() == 0
+
+
+def test_run_log_goes_from_running_to_final_status(spark, tmp_path):
+    wh = str(tmp_path)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    tables.record_run(spark, wh, "r1", "CC-MAIN-2024-22", "running", t0, config={"a": 1}, code_version="v")
+    tables.record_run(spark, wh, "r2", "CC-MAIN-2019-35", "running", t0)
+    tables.record_run(spark, wh, "r1", "CC-MAIN-2024-22", "succeeded", t0, counts={"n_docs": 7}, finished=True)
+    got = {r["run_id"]: r for r in tables.read_table_arrow(wh, "audit_runs").to_pylist()}
+    assert got["r1"]["status"] == "succeeded" and dict(got["r1"]["counts"]) == {"n_docs": 7}
+    assert got["r1"]["finished_at"] is not None and got["r1"]["config"] == '{"a": 1}'
+    assert got["r2"]["status"] == "running" and got["r2"]["finished_at"] is None
