@@ -10,3 +10,6 @@ scripts/setup.sh
 echo
 echo "Per-year summary (warehouse: ./warehouse; per-domain rows: warehouse/domain_stats):"
 .venv/bin/crawlaudit summary --warehouse warehouse
+echo
+echo "Audit against the planted ground truth (sample_corpus/ground_truth.json):"
+.venv/bin/crawlaudit check-truth --corpus sample_corpus --warehouse warehouse

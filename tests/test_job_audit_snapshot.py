@@ -149,3 +149,13 @@ def test_bad_arguments_fail_before_spark(audited, capsys):
     assert audited["job"].main(["--snapshot", "CC-MAIN-24-1"]) == 2
     assert "does not parse" in capsys.readouterr().err
     assert audited["job"].main(["--snapshot", "all", "--set", "input.nope=1"]) == 2
+
+
+def test_check_truth_command_agrees(audited, capsys):
+    from crawlaudit import cli
+
+    assert cli.main(["check-truth", "--corpus", str(audited["corpus"]), "--warehouse", audited["wh"]]) == 0
+    assert "MATCHES" in capsys.readouterr().out
+    assert cli.main(["summary", "--warehouse", audited["wh"]]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["year", "snapshots", "n_docs"] and [l.split()[0] for l in out[1:]] == ["2019", "2021", "2024"]

@@ -10,7 +10,7 @@ import pytest
 from crawlaudit import ingest
 from crawlaudit.config import HttpConfig, InputConfig
 from crawlaudit.errors import InputError, ManifestError
-from tests.wet import good_file
+from tests.wet import good_file, record
 
 SNAP = "CC-MAIN-2024-22"
 
@@ -185,3 +185,48 @@ def test_http_manifest(tmp_path):
                           http=HttpConfig(backoff_initial_s=0.01, backoff_max_s=0.01))
         files = ingest.resolve_files(cfg, SNAP)
     assert files == [srv.url + "a.warc.wet.gz", srv.url + "b.warc.wet.gz"]
+
+
+def test_s3_reads_anonymously_retry_slowdown_and_resume(tmp_path):
+    """botocore's Stubber stands in for S3: SlowDown, then a body cut short, then the rest by Range."""
+    import io as _io
+
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    data = b"".join(record(i) for i in range(3))
+    client = ingest.s3_client(anonymous=True)
+    from botocore import UNSIGNED
+
+    assert client.meta.config.signature_version is UNSIGNED  # no credentials are looked up or sent
+
+    class Cut(_io.BytesIO):  # a body that breaks after half the bytes, as a reset connection does
+        def read(self, n=-1):
+            if self.tell() >= len(data) // 2:
+                raise ConnectionResetError("reset by peer")
+            return super().read(min(n if n and n > 0 else len(data), len(data) // 2 - self.tell()))
+
+    params = {"Bucket": "commoncrawl", "Key": "crawl-data/x.warc.wet.gz"}
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503, expected_params=params)
+        stub.add_response("get_object", {"Body": StreamingBody(Cut(data), len(data)), "ContentLength": len(data)},
+                          expected_params=params)
+        half = len(data) // 2
+        stub.add_response("get_object", {"Body": StreamingBody(_io.BytesIO(data[half:]), len(data) - half),
+                                         "ContentLength": len(data) - half},
+                          expected_params={**params, "Range": f"bytes={half}-"})
+        cfg = InputConfig(http=HttpConfig(backoff_initial_s=0.01, backoff_max_s=0.01))
+        with ingest.open_input("s3://commoncrawl/crawl-data/x.warc.wet.gz", cfg, sleep=lambda s: None, s3=client) as f:
+            got = f.read()
+        stub.assert_no_pending_responses()
+    assert got == data
+
+
+def test_s3_missing_key_is_not_retried():
+    from botocore.stub import Stubber
+
+    client = ingest.s3_client(anonymous=True)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404)
+        with pytest.raises(ingest.FetchError, match="NoSuchKey"):
+            ingest.open_input("s3://commoncrawl/nope", InputConfig(), sleep=lambda s: None, s3=client).read()

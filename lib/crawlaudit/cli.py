@@ -143,6 +143,30 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _cmd_check_truth(args) -> int:
+    from crawlaudit.corpus import compare_with_truth
+    from crawlaudit.tables import DOMAIN_STATS, read_table_arrow
+
+    truth_path = Path(args.corpus) / "ground_truth.json"
+    if not truth_path.is_file():
+        print(f"crawlaudit: {truth_path} not found (generate it with crawlaudit sample-corpus)", file=sys.stderr)
+        return 2
+    rows = read_table_arrow(args.warehouse, DOMAIN_STATS).to_pylist()
+    r = compare_with_truth(rows, json.loads(truth_path.read_text()), args.min_docs)
+    print(f"{r['checked_pairs']} (snapshot, domain) pairs with >= {args.min_docs} documents checked")
+    for k, v in r["max_abs_error"].items():
+        print(f"  max |{k} - planted| = {v:.4f}")
+    means = list(r["mean_entropy_by_vocab"].items())
+    print("  mean entropy_bits by planted vocabulary: " + ", ".join(f"V={v}: {e:.3f}" for v, e in means))
+    increasing = all(a[1] < b[1] for a, b in zip(means, means[1:]))
+    ok = (r["checked_pairs"] > 0 and max(r["max_abs_error"].values()) <= args.tolerance
+          and not r["n_docs_mismatch"] and not r["missing"] and increasing)
+    if r["n_docs_mismatch"] or r["missing"]:
+        print(f"  n_docs mismatches: {r['n_docs_mismatch'][:5]}; missing: {r['missing'][:5]}")
+    print("ground truth: " + ("MATCHES" if ok else "DOES NOT MATCH") + f" (tolerance {args.tolerance})")
+    return 0 if ok else 1
+
+
 def _cmd_check_config(args) -> int:
     cfg = config_from_args(args)
     print(json.dumps(config_to_dict(cfg), indent=2, sort_keys=True))
@@ -175,6 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "one row per crawl year.")
     s.add_argument("--warehouse", default="warehouse", help="warehouse root (default: warehouse)")
     s.set_defaults(func=_cmd_summary)
+
+    s = sub.add_parser("check-truth", help="compare audited domain_stats with a sample corpus's ground truth",
+                       description="Compare exact_dup_frac and cross_snapshot_dup_frac per (snapshot, domain) with "
+                                   "ground_truth.json, and check that entropy rises with the planted vocabulary. "
+                                   "Exits 1 when they disagree.")
+    s.add_argument("--corpus", default="sample_corpus", help="corpus directory (default: sample_corpus)")
+    s.add_argument("--warehouse", default="warehouse", help="warehouse root (default: warehouse)")
+    s.add_argument("--min-docs", type=int, default=50, help="check domains with at least this many documents")
+    s.add_argument("--tolerance", type=float, default=0.01, help="largest allowed absolute error (default 0.01)")
+    s.set_defaults(func=_cmd_check_truth)
 
     s = sub.add_parser("check-config", help="validate a config profile and print the effective values")
     add_config_arguments(s)

@@ -323,3 +323,36 @@ def read_texts(path: str | Path, label: str | None = None) -> list[str]:
                     if label is None or row.get("label") == label:
                         texts.append(row["text"])
     return texts
+
+
+def compare_with_truth(domain_rows: list[dict], truth: dict, min_docs: int = 50) -> dict:
+    """Compare audited ``domain_stats`` rows with a corpus's ground truth.
+
+    Returns the largest absolute deviations of exact_dup_frac and cross_snapshot_dup_frac over the
+    (snapshot, domain) pairs with at least ``min_docs`` documents, the pairs whose n_docs differ, and the mean
+    entropy per planted vocabulary size (which should increase with it).
+    """
+    worst = {"exact_dup_frac": 0.0, "cross_snapshot_dup_frac": 0.0}
+    n_checked, n_docs_mismatch, missing = 0, [], []
+    entropy_by_vocab: dict[int, list[float]] = defaultdict(list)
+    audited = {(r["snapshot"], r["registered_domain"]): r for r in domain_rows}
+    for snapshot, info in truth["snapshots"].items():
+        for domain, t in info["domains"].items():
+            r = audited.get((snapshot, domain))
+            if r is None:
+                if any(s == snapshot for s, _ in audited):
+                    missing.append((snapshot, domain))
+                continue
+            if r["n_docs"] != t["n_docs"]:
+                n_docs_mismatch.append((snapshot, domain, r["n_docs"], t["n_docs"]))
+            if r["n_docs"] >= min_docs:
+                n_checked += 1
+                for k in worst:
+                    worst[k] = max(worst[k], abs(r[k] - t[k]))
+            if r.get("entropy_budget_met") and t.get("vocab_size"):
+                entropy_by_vocab[t["vocab_size"]].append(r["entropy_bits"])
+    return {
+        "checked_pairs": n_checked, "max_abs_error": worst, "n_docs_mismatch": n_docs_mismatch,
+        "missing": missing,
+        "mean_entropy_by_vocab": {v: sum(e) / len(e) for v, e in sorted(entropy_by_vocab.items())},
+    }

@@ -246,16 +246,21 @@ def _http_opener(url: str, http: HttpConfig):
     return open_at
 
 
-def _s3_opener(uri: str, input_cfg: InputConfig):
+def s3_client(anonymous: bool):
+    """An S3 client: unsigned for the public commoncrawl bucket, else the standard credential chain."""
     import boto3
     from botocore import UNSIGNED
     from botocore.config import Config as BotoConfig
+
+    return boto3.client("s3", config=BotoConfig(signature_version=UNSIGNED) if anonymous else BotoConfig())
+
+
+def _s3_opener(uri: str, input_cfg: InputConfig, client=None):
     from botocore.exceptions import ClientError
 
     parts = urlsplit(uri)
     bucket, key = parts.netloc, parts.path.lstrip("/")
-    cfg = BotoConfig(signature_version=UNSIGNED) if input_cfg.s3_anonymous else BotoConfig()
-    client = boto3.client("s3", config=cfg)
+    client = client or s3_client(input_cfg.s3_anonymous)
 
     def open_at(offset: int):
         try:
@@ -272,13 +277,13 @@ def _s3_opener(uri: str, input_cfg: InputConfig):
     return open_at
 
 
-def open_input(uri: str, input_cfg: InputConfig, sleep=time.sleep):
-    """A binary stream for a local path, ``file://``, ``http(s)://`` or ``s3://`` URI."""
+def open_input(uri: str, input_cfg: InputConfig, sleep=time.sleep, s3=None):
+    """A binary stream for a local path, ``file://``, ``http(s)://`` or ``s3://`` URI (``s3``: a boto3 client)."""
     scheme = urlsplit(uri).scheme
     if scheme in ("http", "https"):
         return io.BufferedReader(RetryingReader(uri, _http_opener(uri, input_cfg.http), input_cfg.http, sleep))
     if scheme == "s3":
-        return io.BufferedReader(RetryingReader(uri, _s3_opener(uri, input_cfg), input_cfg.http, sleep))
+        return io.BufferedReader(RetryingReader(uri, _s3_opener(uri, input_cfg, s3), input_cfg.http, sleep))
     return open(_local_path(uri), "rb")
 
 
@@ -364,7 +369,7 @@ def _inflate_member(win: _Window, start: int, max_bytes: int):
     size, pos, oversized = 0, start, False
     while True:
         if pos >= win.end and not win.fill():
-            return None, None, "truncated_gzip", f"file ends inside the gzip member at offset {start}", False
+            return None, start + 1, "truncated_gzip", f"file ends inside the gzip member at offset {start}", True
         chunk = win.slice(pos, min(win.end, pos + win.chunk))
         data = chunk
         try:
@@ -416,9 +421,18 @@ def iter_gzip_members(raw, max_member_bytes: int, chunk: int = 1 << 20) -> Itera
             yield Member(pos, payload)
             pos = nxt
             continue
-        yield Member(pos, None, kind, message)
         if kind == "truncated_gzip":
-            return
+            # Either the file is cut, or damage made this member swallow the ones after it: look for a later
+            # member header before believing the file ends here.
+            later = win.find_magic(nxt)
+            if later is None:
+                yield Member(pos, None, kind, message)
+                return
+            yield Member(pos, None, "corrupt_gzip", f"gzip member at offset {pos} does not end before the "
+                                                    f"next member at {later}")
+            pos = later
+            continue
+        yield Member(pos, None, kind, message)
         if resync:
             nxt = win.find_magic(nxt)
             if nxt is None:
@@ -485,18 +499,38 @@ def record_row(headers, content: bytes, declared_length: int | None, snapshot: s
 
 
 def _rows_from_warc(stream, snapshot: str, file: str, base_offset: int | None, max_record_bytes: int,
-                    include_private: bool):
-    """Rows for the conversion records of an uncompressed WARC stream; yields (row, is_conversion)."""
+                    include_private: bool, payload: bytes | None = None):
+    """Rows for the records of an uncompressed WARC stream; yields (row or None, counts_as_record).
+
+    Known non-conversion types (warcinfo, response, ...) are not WET documents and are passed over; a record
+    whose WARC-Type cannot be read is an error, never silently skipped. With ``payload`` (one gzip member
+    holding one record, as Common Crawl writes), bytes left after the declared Content-Length mean the header
+    lied and the text would be cut: the record is a ``bad_content_length`` error.
+    """
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    for rec in ArchiveIterator(stream, parse_http=False):
+    not_wet = {int(t) for t in (WarcRecordType.warcinfo, WarcRecordType.response, WarcRecordType.request,
+                                WarcRecordType.metadata, WarcRecordType.resource, WarcRecordType.revisit,
+                                WarcRecordType.continuation)}
+    for i, rec in enumerate(ArchiveIterator(stream, parse_http=False)):
+        offset = base_offset if base_offset is not None else rec.stream_pos
+        if rec.record_type != WarcRecordType.conversion and int(rec.record_type) not in not_wet:
+            yield _error(snapshot, file, offset, rec.headers.get("WARC-Record-ID"), "bad_header",
+                         f"unreadable WARC-Type {rec.headers.get('WARC-Type')!r}"), True
+            continue
         if rec.record_type != WarcRecordType.conversion:
             yield None, False
             continue
         content = rec.reader.read(max_record_bytes + 1)
-        offset = base_offset if base_offset is not None else rec.stream_pos
-        yield record_row(rec.headers, content, rec.content_length, snapshot, file, offset, max_record_bytes,
-                         include_private), True
+        row = record_row(rec.headers, content, rec.content_length, snapshot, file, offset, max_record_bytes,
+                         include_private)
+        if payload is not None and i == 0 and row[S.ROW_KIND] == S.KIND_DOC:
+            head_end = payload.find(b"\r\n\r\n")
+            trailing = payload[head_end + 4 + rec.content_length:] if head_end >= 0 else b""
+            if trailing.strip(b"\r\n"):
+                row = _error(snapshot, file, offset, row[S.RECORD_ID], "bad_content_length",
+                             f"{len(trailing)} bytes after the declared Content-Length {rec.content_length}")
+        yield row, True
 
 
 def parse_file(uri: str, snapshot: str, input_cfg: InputConfig, include_private: bool = True,
@@ -518,21 +552,32 @@ def parse_file(uri: str, snapshot: str, input_cfg: InputConfig, include_private:
                     yield _error(snapshot, uri, member.offset, None, member.error_kind, member.message)
                     continue
                 seen = False
-                for row, is_conversion in _rows_from_warc(io.BytesIO(member.payload), snapshot, uri, member.offset, cap,
-                                                            include_private):
+                rows = _rows_from_warc(io.BytesIO(member.payload), snapshot, uri, member.offset, cap,
+                                       include_private, member.payload)
+                try:
+                    for row, is_conversion in rows:
+                        seen = True
+                        if is_conversion:
+                            n_records += 1
+                            yield row
+                except (OSError, ValueError) as e:  # FastWARC refuses a malformed header block
                     seen = True
-                    if is_conversion:
-                        n_records += 1
-                        yield row
+                    n_records += 1
+                    yield _error(snapshot, uri, member.offset, None, "bad_record",
+                                 f"gzip member at offset {member.offset}: {type(e).__name__}: {e}")
                 if not seen and member.payload.strip():
                     n_records += 1
                     yield _error(snapshot, uri, member.offset, None, "bad_record",
                                  f"gzip member at offset {member.offset} holds no WARC record")
         elif head.startswith(b"WARC/"):
-            for row, is_conversion in _rows_from_warc(stream, snapshot, uri, None, cap, include_private):
-                if is_conversion:
-                    n_records += 1
-                    yield row
+            try:
+                for row, is_conversion in _rows_from_warc(stream, snapshot, uri, None, cap, include_private):
+                    if is_conversion:
+                        n_records += 1
+                        yield row
+            except ValueError as e:  # (OSError from FastWARC is caught below as unreadable_file)
+                n_records += 1
+                yield _error(snapshot, uri, None, None, "bad_record", f"{type(e).__name__}: {e}")
         else:
             yield _error(snapshot, uri, 0, None, "not_warc", f"neither gzip nor WARC (starts with {head[:4]!r})")
     except FetchError as e:
@@ -608,8 +653,33 @@ def read_wet(spark, input_cfg: InputConfig, snapshot: str, include_private: bool
     return tasks.mapInArrow(parse_files_udf(snapshot, input_cfg, include_private), S.INGEST_SCHEMA), len(files)
 
 
+def drop_duplicate_records(docs):
+    """(kept documents, error rows) for records that repeat a WARC-Record-ID already met in the snapshot.
+
+    The same record id twice would give two rows one doc_id. The first occurrence by (file, offset) is kept;
+    each later one becomes a ``duplicate_record_id`` error. Only narrow (doc_id, file, offset) rows are
+    shuffled; the (normally empty) set of repeats is broadcast to filter the documents in place.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.partitionBy(S.DOC_ID).orderBy(S.FILE, S.OFFSET)
+    repeats = (
+        docs.select(S.SNAPSHOT, S.DOC_ID, S.RECORD_ID, S.FILE, S.OFFSET)
+        .withColumn("_rank", F.row_number().over(order))
+        .where(F.col("_rank") > 1)
+        .drop("_rank")
+    )
+    kept = docs.join(F.broadcast(repeats.select(S.FILE, S.OFFSET)), [S.FILE, S.OFFSET], "left_anti")
+    errors = repeats.select(
+        S.SNAPSHOT, S.FILE, S.OFFSET, S.RECORD_ID, F.lit("duplicate_record_id").alias(S.ERROR_KIND),
+        F.lit("WARC-Record-ID already met in this snapshot; the first occurrence is kept").alias(S.MESSAGE),
+    )
+    return kept, errors
+
+
 def split_ingested(parsed):
-    """(documents, errors, files) from the combined ingest DataFrame."""
+    """(documents, errors, files) from the combined ingest DataFrame; repeated record ids become errors."""
     from pyspark.sql import functions as F
 
     kind = F.col(S.ROW_KIND)
@@ -620,5 +690,6 @@ def split_ingested(parsed):
     )
     errors = parsed.filter(kind == S.KIND_ERROR).select(S.SNAPSHOT, S.FILE, S.OFFSET, S.RECORD_ID, S.ERROR_KIND, S.MESSAGE)
     files = parsed.filter(kind == S.KIND_FILE).select(S.SNAPSHOT, S.FILE, S.N_RECORDS, S.N_BYTES)
-    return docs, errors, files
+    docs, repeat_errors = drop_duplicate_records(docs)
+    return docs, errors.unionByName(repeat_errors), files
 

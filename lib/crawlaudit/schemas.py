@@ -46,9 +46,11 @@ RECORD_ERROR_KINDS = (
     "bad_header",         # a header present but unparseable (date, URL without host)
     "bad_record",         # bytes that are not a WARC record
     "truncated_record",   # fewer content bytes than Content-Length
+    "bad_content_length", # more bytes in the record's member than Content-Length says
     "invalid_utf8",       # the text is not valid UTF-8
     "empty_record",       # no text after stripping white space
     "oversized_record",   # larger than input.max_record_bytes
+    "duplicate_record_id",  # a WARC-Record-ID met earlier in the snapshot (the first one is kept)
 )
 FILE_ERROR_KINDS = ("unreadable_file", "fetch_failed", "not_warc")
 
