@@ -52,8 +52,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cli.setup_logging(args.verbose)
     try:
-        cfg = cli.config_from_args(args)
-        snapshots = cli.snapshots_from_args(args, cfg)
+        cfg, snapshots = cli.job_config_from_args(args)
     except CrawlauditError as e:
         print(f"audit_snapshot: {e}", file=sys.stderr)
         return 2

@@ -59,3 +59,25 @@ def test_parse_snapshot(snapshot, expected):
 def test_bad_snapshot_ids_are_rejected(bad):
     with pytest.raises(ConfigError, match="CC-MAIN-YYYY-WW|week"):
         parse_snapshot(bad)
+
+
+def test_credentials_in_urls_are_redacted_from_the_run_log():
+    from crawlaudit.config import config_to_dict, redact_url
+
+    assert redact_url("https://user:s3cret@data.example.org/crawl/x.gz") == "https://***@data.example.org/crawl/x.gz"
+    assert redact_url("s3://commoncrawl/crawl-data/") == "s3://commoncrawl/crawl-data/"
+    cfg = load_config(None, ["input.base_url=https://me:hunter2@mirror.example.org/",
+                             "input.manifest=https://me:hunter2@mirror.example.org/{snapshot}/wet.paths.gz"])
+    assert "hunter2" not in str(config_to_dict(cfg))
+
+
+def test_unwritable_warehouse_fails_before_spark(tmp_path):
+    from crawlaudit.config import check_warehouse_writable
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="output.warehouse .* cannot be written"):
+        check_warehouse_writable(str(blocker / "warehouse"))
+    check_warehouse_writable(str(tmp_path / "new" / "warehouse"))
+    assert (tmp_path / "new" / "warehouse").is_dir()
+    check_warehouse_writable("s3a://bucket/warehouse")  # object stores are left to the first write

@@ -159,3 +159,47 @@ def test_check_truth_command_agrees(audited, capsys):
     assert cli.main(["summary", "--warehouse", audited["wh"]]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["year", "snapshots", "n_docs"] and [l.split()[0] for l in out[1:]] == ["2019", "2021", "2024"]
+
+
+FIRST = "CC-MAIN-2019-35"
+FAST_RETRIES = ["--set", "input.http.backoff_initial_s=0.01", "--set", "input.http.backoff_max_s=0.05",
+                "--set", "input.http.max_retries=6", "--set", "spark.shuffle_partitions=2"]
+
+
+def _numbers(rows):
+    return sorted(json.dumps({k: v for k, v in r.items() if k != "run_id"}, sort_keys=True, default=str) for r in rows)
+
+
+def test_audit_over_a_flaky_server_equals_the_local_audit(audited, tmp_path):
+    from tests.flaky_server import FlakyServer
+
+    corpus = audited["corpus"]
+    wh = str(tmp_path / "wh")
+    with FlakyServer(corpus, default_per_path=["503", "429", "reset", "short", "trickle"]) as srv:
+        rc = audited["job"].main(["--snapshot", FIRST, "--manifest", srv.url + "crawl-data/{snapshot}/wet.paths.gz",
+                                  "--input-base-url", srv.url, "--warehouse", wh, *FAST_RETRIES])
+        faults = [a for _, _, a in srv.requests if a != "ok"]
+    assert rc == 0
+    assert len(faults) >= 5 * 3  # the manifest and both files went through every fault
+    local = [r for r in table(audited["wh"], "domain_stats") if r["snapshot"] == FIRST]
+    remote = table(wh, "domain_stats")
+    assert _numbers(remote) == _numbers(local)
+    assert table(wh, "ingest_errors") == []
+
+
+def test_exhausted_retries_fail_the_file_and_the_threshold_fails_the_run(audited, tmp_path):
+    from tests.flaky_server import FlakyServer
+
+    corpus = audited["corpus"]
+    rels = gzip.decompress((corpus / "crawl-data" / FIRST / "wet.paths.gz").read_bytes()).decode().split()
+    wh = str(tmp_path / "wh")
+    with FlakyServer(corpus, per_path={"/" + rels[0]: ["503"] * 50}) as srv:
+        rc = audited["job"].main(["--snapshot", FIRST, "--manifest", srv.url + "crawl-data/{snapshot}/wet.paths.gz",
+                                  "--input-base-url", srv.url, "--warehouse", wh, *FAST_RETRIES])
+    assert rc == 1
+    errors = table(wh, "ingest_errors")
+    assert [(e["error_kind"], e["file"]) for e in errors] == [("fetch_failed", srv.url + rels[0])]
+    assert "giving up after 6 retries" in errors[0]["message"]
+    (run,) = table(wh, "audit_runs")
+    assert run["status"] == "failed" and "1 of 2 files failed" in run["message"]
+    assert not (tmp_path / "wh" / "domain_stats").exists()  # nothing published for a failed snapshot

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import gzip
-import http.server
-import threading
 
 import pytest
 
 from crawlaudit import ingest
 from crawlaudit.config import HttpConfig, InputConfig
 from crawlaudit.errors import InputError, ManifestError
+from tests.flaky_server import FlakyServer
 from tests.wet import good_file, record
 
 SNAP = "CC-MAIN-2024-22"
@@ -86,65 +85,6 @@ def test_backoff_grows_is_capped_and_honours_retry_after():
     assert [ingest.backoff_seconds(k, http, rng=Top) for k in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 8]
     assert ingest.backoff_seconds(1, http, retry_after=3) == 3
     assert ingest.backoff_seconds(1, http, retry_after=100) == 8
-
-
-class FlakyServer:
-    """Serves files from a directory on 127.0.0.1, failing as scripted: a list of actions consumed per request
-    ('503', '429', 'reset' = send half the body then close, 'ok')."""
-
-    def __init__(self, root, script):
-        self.root, self.script, self.requests = root, list(script), []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                action = server.script.pop(0) if server.script else "ok"
-                server.requests.append((self.path, self.headers.get("Range"), action))
-                path = server.root / self.path.lstrip("/")
-                if action in ("503", "429"):
-                    self.send_response(int(action))
-                    self.send_header("Retry-After", "0")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if not path.is_file():
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                data = path.read_bytes()
-                start = 0
-                rng = self.headers.get("Range")
-                if rng:
-                    start = int(rng.split("=")[1].rstrip("-"))
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if action == "reset":
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(2)
-                    return
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _parse(uri, retries=5):
@@ -230,3 +170,21 @@ def test_s3_missing_key_is_not_retried():
         stub.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404)
         with pytest.raises(ingest.FetchError, match="NoSuchKey"):
             ingest.open_input("s3://commoncrawl/nope", InputConfig(), sleep=lambda s: None, s3=client).read()
+
+
+def test_credentials_never_appear_in_rows_or_errors(tmp_path):
+    good_file(tmp_path / "a.warc.wet.gz", 2)
+    with FlakyServer(tmp_path, ["503"] * 10) as srv:
+        url = srv.url.replace("http://", "http://alice:hunter2@") + "a.warc.wet.gz"
+        cfg = InputConfig(http=HttpConfig(max_retries=1, backoff_initial_s=0.01, backoff_max_s=0.01))
+        rows = list(ingest.parse_file(url, SNAP, cfg, sleep=lambda s: None))
+    assert [r["error_kind"] for r in rows if r["row_kind"] == "error"] == ["fetch_failed"]
+    assert "hunter2" not in repr(rows) and "***@127.0.0.1" in rows[0]["file"]
+
+
+@pytest.mark.parametrize("faults", [["short"], ["trickle"], ["short", "reset", "429"]])
+def test_short_reads_and_trickles_give_the_same_records(tmp_path, faults):
+    texts = good_file(tmp_path / "a.warc.wet.gz", 30)
+    with FlakyServer(tmp_path, per_path={"/a.warc.wet.gz": faults}) as srv:
+        docs, errors = _parse(srv.url + "a.warc.wet.gz")
+    assert errors == [] and [d["text"] for d in docs] == texts

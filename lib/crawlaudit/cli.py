@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from crawlaudit import __version__
-from crawlaudit.config import Config, config_to_dict, load_config, parse_snapshot
+from crawlaudit.config import Config, check_warehouse_writable, config_to_dict, load_config, parse_snapshot
 from crawlaudit.errors import ConfigError, CrawlauditError
 
 DEFAULT_CONFIG = "conf/local.yaml"
@@ -57,6 +57,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
     elif getattr(args, "manifest", None):
         overrides.append("input.paths=null")
     return load_config(path, overrides + list(args.overrides))
+
+
+def job_config_from_args(args: argparse.Namespace) -> tuple[Config, list[str]]:
+    """Everything a job checks before starting Spark: the config, the snapshot ids, a writable warehouse."""
+    cfg = config_from_args(args)
+    snapshots = snapshots_from_args(args, cfg)
+    check_warehouse_writable(cfg.output.warehouse)
+    return cfg, snapshots
 
 
 def snapshots_from_args(args: argparse.Namespace, cfg: Config) -> list[str]:

@@ -223,6 +223,39 @@ def _check_value(value: Any, hint: Any, source: str, key: str) -> Any:
     raise ConfigError(f"{source}: {key} must be {names}, got {type(value).__name__} {value!r}")
 
 
+def redact_url(value: str | None) -> str | None:
+    """``scheme://user:secret@host/path`` → ``scheme://***@host/path``: credentials never reach logs or tables."""
+    if not value or "@" not in value or "://" not in value:
+        return value
+    scheme, _, rest = value.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return f"{scheme}://{netloc}{slash}{path}"
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return redact_url(value)
+    return value
+
+
 def config_to_dict(cfg: Config) -> dict:
-    """Plain-dict form for the run log (``audit_runs.config``)."""
-    return dataclasses.asdict(cfg)
+    """Plain-dict form for the run log (``audit_runs.config``), with credentials in URLs redacted."""
+    return _redacted(dataclasses.asdict(cfg))
+
+
+def check_warehouse_writable(warehouse: str) -> None:
+    """For a local warehouse, create it and write a probe file now, so a bad path fails before Spark starts."""
+    if "://" in warehouse and not warehouse.startswith("file://"):
+        return  # object stores are checked by the first write
+    path = Path(warehouse[len("file://"):] if warehouse.startswith("file://") else warehouse)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".crawlaudit-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"output.warehouse {warehouse!r} cannot be written: {e.strerror or e}") from None

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from crawlaudit import schemas as S
 from crawlaudit import text as T
-from crawlaudit.config import SNAPSHOT_RE, HttpConfig, InputConfig
+from crawlaudit.config import SNAPSHOT_RE, HttpConfig, InputConfig, redact_url
 from crawlaudit.domains import host_of, registered_domain_of, snapshot_year, tld_of
 from crawlaudit.errors import FetchError, InputError, ManifestError
 
@@ -187,9 +187,11 @@ class RetryingReader(io.RawIOBase):
                 attempt += 1
                 self.retries += 1
                 if attempt > self._http.max_retries:
-                    raise FetchError(f"{self.uri}: giving up after {self._http.max_retries} retries: {e}") from None
+                    raise FetchError(f"{redact_url(self.uri)}: giving up after {self._http.max_retries} retries: "
+                                     f"{e}") from None
                 delay = backoff_seconds(attempt, self._http, getattr(e, "retry_after", None))
-                log.warning("%s: %s; retry %d/%d in %.1fs", self.uri, e, attempt, self._http.max_retries, delay)
+                log.warning("%s: %s; retry %d/%d in %.1fs", redact_url(self.uri), e, attempt, self._http.max_retries,
+                            delay)
                 self._sleep(delay)
 
     def readinto(self, b) -> int:
@@ -230,7 +232,7 @@ def _http_opener(url: str, http: HttpConfig):
             raise _Retryable(f"HTTP {r.status_code}", _retry_after(r.headers.get("Retry-After")))
         if r.status_code not in (200, 206):
             r.close()
-            raise FetchError(f"{url}: HTTP {r.status_code}")
+            raise FetchError(f"{redact_url(url)}: HTTP {r.status_code}")
         r.raw.decode_content = False  # the gzip bytes themselves, whatever Content-Encoding says
         length = r.headers.get("Content-Length")
         total = int(length) + offset if (length and r.status_code == 206) else (int(length) if length else None)
@@ -293,9 +295,9 @@ def read_small(uri: str, input_cfg: InputConfig) -> bytes:
         with open_input(uri, input_cfg) as f:
             return f.read()
     except FetchError as e:
-        raise InputError(f"cannot fetch {uri}: {e}") from None
+        raise InputError(f"cannot fetch {redact_url(uri)}: {e}") from None
     except OSError as e:
-        raise InputError(f"cannot read {uri}: {e.strerror or e}") from None
+        raise InputError(f"cannot read {redact_url(uri)}: {e.strerror or e}") from None
 
 
 # --- gzip members and records ------------------------------------------------------------------------------------
@@ -537,22 +539,23 @@ def parse_file(uri: str, snapshot: str, input_cfg: InputConfig, include_private:
                sleep=time.sleep) -> Iterator[dict]:
     """Every row one WET file yields: its documents, its errors, and last one ``file`` row with counts."""
     n_records, stream = 0, None
-    file_row = {S.ROW_KIND: S.KIND_FILE, S.SNAPSHOT: snapshot, S.FILE: uri, S.N_RECORDS: 0, S.N_BYTES: 0}
+    label = redact_url(uri)  # what rows and messages show: never credentials
+    file_row = {S.ROW_KIND: S.KIND_FILE, S.SNAPSHOT: snapshot, S.FILE: label, S.N_RECORDS: 0, S.N_BYTES: 0}
     cap = input_cfg.max_record_bytes
     try:
         stream = open_input(uri, input_cfg, sleep)
         head = stream.peek(8)[:8] if hasattr(stream, "peek") else b""
         if not head:
-            yield _error(snapshot, uri, 0, None, "not_warc", "empty file")
+            yield _error(snapshot, label, 0, None, "not_warc", "empty file")
         elif head.startswith(GZIP_MAGIC):
             # Headers are capped by the member cap too: a record's member holds headers + content.
             for member in iter_gzip_members(stream, cap + 64 * 1024, input_cfg.http.chunk_bytes):
                 if member.error_kind:
                     n_records += 1
-                    yield _error(snapshot, uri, member.offset, None, member.error_kind, member.message)
+                    yield _error(snapshot, label, member.offset, None, member.error_kind, member.message)
                     continue
                 seen = False
-                rows = _rows_from_warc(io.BytesIO(member.payload), snapshot, uri, member.offset, cap,
+                rows = _rows_from_warc(io.BytesIO(member.payload), snapshot, label, member.offset, cap,
                                        include_private, member.payload)
                 try:
                     for row, is_conversion in rows:
@@ -563,27 +566,27 @@ def parse_file(uri: str, snapshot: str, input_cfg: InputConfig, include_private:
                 except (OSError, ValueError) as e:  # FastWARC refuses a malformed header block
                     seen = True
                     n_records += 1
-                    yield _error(snapshot, uri, member.offset, None, "bad_record",
+                    yield _error(snapshot, label, member.offset, None, "bad_record",
                                  f"gzip member at offset {member.offset}: {type(e).__name__}: {e}")
                 if not seen and member.payload.strip():
                     n_records += 1
-                    yield _error(snapshot, uri, member.offset, None, "bad_record",
+                    yield _error(snapshot, label, member.offset, None, "bad_record",
                                  f"gzip member at offset {member.offset} holds no WARC record")
         elif head.startswith(b"WARC/"):
             try:
-                for row, is_conversion in _rows_from_warc(stream, snapshot, uri, None, cap, include_private):
+                for row, is_conversion in _rows_from_warc(stream, snapshot, label, None, cap, include_private):
                     if is_conversion:
                         n_records += 1
                         yield row
             except ValueError as e:  # (OSError from FastWARC is caught below as unreadable_file)
                 n_records += 1
-                yield _error(snapshot, uri, None, None, "bad_record", f"{type(e).__name__}: {e}")
+                yield _error(snapshot, label, None, None, "bad_record", f"{type(e).__name__}: {e}")
         else:
-            yield _error(snapshot, uri, 0, None, "not_warc", f"neither gzip nor WARC (starts with {head[:4]!r})")
+            yield _error(snapshot, label, 0, None, "not_warc", f"neither gzip nor WARC (starts with {head[:4]!r})")
     except FetchError as e:
-        yield _error(snapshot, uri, None, None, "fetch_failed", str(e))
+        yield _error(snapshot, label, None, None, "fetch_failed", str(e))
     except OSError as e:
-        yield _error(snapshot, uri, None, None, "unreadable_file", f"{type(e).__name__}: {e}")
+        yield _error(snapshot, label, None, None, "unreadable_file", f"{type(e).__name__}: {e}")
     finally:
         if stream is not None:
             file_row[S.N_BYTES] = getattr(getattr(stream, "raw", None), "pos", None) or (
