@@ -5,9 +5,11 @@ pooled per snapshot the exact and cross-snapshot duplication and the vocabulary 
 budget, and replace the snapshot's partitions of domain_stats, snapshot_stats and ingest_errors; extend
 content_hashes; log the run in audit_runs. Exits 1 if any snapshot failed, 2 on a usage or config error.
 
-Local mode:  python jobs/audit_snapshot.py --config conf/local.yaml --snapshot all
-Cluster:     spark-submit --py-files dist/crawlaudit.zip jobs/audit_snapshot.py \
-                 --config conf/cluster.yaml --snapshot CC-MAIN-2024-22 --sample-files 100
+Local mode:
+  python jobs/audit_snapshot.py --config conf/local.yaml --snapshot all
+Cluster (after scripts/package.sh):
+  spark-submit --packages io.delta:delta-spark_4.2_2.13:4.4.0 --py-files dist/crawlaudit.zip
+    jobs/audit_snapshot.py --config conf/cluster.yaml --snapshot CC-MAIN-2024-22 --sample-files 100
 """
 import argparse
 import logging
@@ -32,7 +34,7 @@ def audit_one(spark, cfg, snapshot: str) -> None:
         per_domain = audit.domain_stats(flagged, docs, cfg.metrics.entropy_budget_tokens, run.run_id).persist()
         pooled = audit.snapshot_stats(flagged, docs, files, errors, cfg.metrics.snapshot_entropy_budget_tokens,
                                       run.run_id).persist()
-        tables.replace_snapshot(errors.withColumn("run_id", audit.F.lit(run.run_id)), wh, tables.INGEST_ERRORS, snapshot)
+        tables.replace_snapshot(audit.ingest_error_rows(errors, run.run_id), wh, tables.INGEST_ERRORS, snapshot)
         summary = pooled.first().asDict()
         run.counts.update({k: summary[k] or 0 for k in ("n_files", "n_failed_files", "n_records", "n_error_records",
                                                         "n_docs", "n_domains")})

@@ -149,6 +149,12 @@ def test_bad_arguments_fail_before_spark(audited, capsys):
     assert audited["job"].main(["--snapshot", "CC-MAIN-24-1"]) == 2
     assert "does not parse" in capsys.readouterr().err
     assert audited["job"].main(["--snapshot", "all", "--set", "input.nope=1"]) == 2
+    assert "unknown key 'input.nope'" in capsys.readouterr().err
+    blocker = Path(audited["wh"]) / "domain_stats" / "_delta_log"
+    args = [a for a in audited["args"]] + ["--warehouse", str(next(blocker.iterdir()) / "wh")]
+    assert audited["job"].main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "output.warehouse" in err[0] and "cannot be written" in err[0]
 
 
 def test_check_truth_command_agrees(audited, capsys):

@@ -68,3 +68,8 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
         .withColumn(S.RUN_ID, F.lit(run_id))
     )
     return out.select(*S.SNAPSHOT_STATS_COLUMNS)
+
+
+def ingest_error_rows(errors: DataFrame, run_id: str) -> DataFrame:
+    """The ``ingest_errors`` table's rows: the error rows with their run, columns ``INGEST_ERRORS_COLUMNS``."""
+    return errors.withColumn(S.RUN_ID, F.lit(run_id)).select(*S.INGEST_ERRORS_COLUMNS)

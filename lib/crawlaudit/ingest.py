@@ -39,7 +39,7 @@ from crawlaudit.errors import FetchError, InputError, ManifestError
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
-_OUT_CHUNK = 4 << 20            # inflate at most this much per zlib call: memory stays bounded
+_OUT_CHUNK = 1 << 20            # inflate at most this much per zlib call: peak memory is a few times this
 _BOMB_FACTOR = 64               # inflate an oversized member at most this many record caps before giving up on it
 _BATCH_ROWS = 1000
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
