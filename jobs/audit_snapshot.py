@@ -31,9 +31,8 @@ def audit_one(spark, cfg, snapshot: str) -> None:
         parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
         docs, errors, files = ingest.split_ingested(parsed)
         flagged = audit.flag_documents(docs, tables.read_prior_hashes(spark, wh, snapshot))
-        per_domain = audit.domain_stats(flagged, docs, cfg.metrics.entropy_budget_tokens, run.run_id).persist()
-        pooled = audit.snapshot_stats(flagged, docs, files, errors, cfg.metrics.snapshot_entropy_budget_tokens,
-                                      run.run_id).persist()
+        per_domain = audit.domain_stats(flagged, docs, cfg.metrics, run.run_id).persist()
+        pooled = audit.snapshot_stats(flagged, docs, files, errors, cfg.metrics, run.run_id).persist()
         tables.replace_snapshot(audit.ingest_error_rows(errors, run.run_id), wh, tables.INGEST_ERRORS, snapshot)
         summary = pooled.first().asDict()
         run.counts.update({k: summary[k] or 0 for k in ("n_files", "n_failed_files", "n_records", "n_error_records",

@@ -25,7 +25,8 @@ def test_k_distinct_tokens_give_log2_k_and_one_repeated_token_gives_zero(spark):
         ("same", "a", "la " * 40), ("same", "b", "la " * 40),
         ("small", "a", words(10)),           # 10 tokens < 64: null and flag
     ])
-    actual = df.transform(entropy.entropy_at_budget(["g"], 64))
+    actual = df.transform(entropy.entropy_at_budget(["g"], 64)).select(
+        "g", "entropy_bits", "ttr", "entropy_budget_tokens", "entropy_budget_met")
     expected = spark.createDataFrame(
         [("distinct", 6.0, 1.0, 64, True), ("same", 0.0, 1 / 64, 64, True), ("small", None, None, 64, False)],
         "g string, entropy_bits double, ttr double, entropy_budget_tokens int, entropy_budget_met boolean")
@@ -35,12 +36,14 @@ def test_k_distinct_tokens_give_log2_k_and_one_repeated_token_gives_zero(spark):
 def test_budget_cuts_the_last_document_and_follows_doc_id_order(spark):
     # doc "a" (4 tokens of x) comes first; the budget of 6 takes 2 tokens of "b": counts x:4, y:2.
     df = docs_df(spark, [("g", "b", "y y y y y y"), ("g", "a", "x x x x")])
-    counts = df.transform(entropy.budget_token_counts(["g"], 6))
-    expected = spark.createDataFrame([("g", "x", 4), ("g", "y", 2)], "g string, token string, count long")
-    assert_df_equality(counts, expected, ignore_row_order=True, ignore_nullable=True)
+    samples = df.transform(entropy.budget_token_samples(["g"], 6))
+    expected = spark.createDataFrame([("g", "a", ["x"] * 4), ("g", "b", ["y"] * 2)],
+                                     "g string, doc_id string, tokens array<string>")
+    assert_df_equality(samples, expected, ignore_row_order=True, ignore_nullable=True)
     h = -(4 / 6 * math.log2(4 / 6) + 2 / 6 * math.log2(2 / 6))
     row = df.transform(entropy.entropy_at_budget(["g"], 6)).first()
     assert row.entropy_bits == pytest.approx(h, abs=1e-12) and row.ttr == pytest.approx(2 / 6)
+    assert row.entropy_chao_shen_lo <= row.entropy_chao_shen_bits <= row.entropy_chao_shen_hi
 
 
 def test_uniform_distribution_at_a_large_budget(spark):

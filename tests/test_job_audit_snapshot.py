@@ -94,8 +94,15 @@ def test_larger_planted_vocabulary_means_higher_entropy(audited):
             by_vocab[truth[r["snapshot"]]["domains"][r["registered_domain"]]["vocab_size"]].append(r["entropy_bits"])
     means = [sum(v) / len(v) for _, v in sorted(by_vocab.items())]
     assert len(means) >= 3 and means == sorted(means) and means[-1] - means[0] > 1.0
+    met = [r for r in table(audited["wh"], "domain_stats") if r["entropy_budget_met"]]
+    for r in met:
+        assert r["entropy_chao_shen_lo"] <= r["entropy_chao_shen_bits"] <= r["entropy_chao_shen_hi"]
+        assert r["entropy_bits"] <= r["entropy_miller_madow_bits"] and 0 < r["mattr"] <= 1
+        assert r["distinct_1"] == r["ttr"] and 0 < r["distinct_2"] <= 1 and 0 < r["gzip_ratio"] < 1
+        assert 0.9 < r["zipf_exponent"] < 1.4 and 0 < r["heaps_exponent"] < 1  # planted Zipf exponent 1.1
     below = [r for r in table(audited["wh"], "domain_stats") if not r["entropy_budget_met"]]
-    assert all(r["entropy_bits"] is None and r["n_tokens"] < 10_000 for r in below)
+    assert below and all(r["entropy_bits"] is None and r["entropy_chao_shen_bits"] is None and r["mattr"] is None
+                         and r["n_tokens"] < 10_000 for r in below)
 
 
 def test_damaged_input_is_counted_and_good_documents_kept(audited):

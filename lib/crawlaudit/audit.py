@@ -6,6 +6,7 @@ from pyspark.sql import functions as F
 
 from crawlaudit import dedup, entropy
 from crawlaudit import schemas as S
+from crawlaudit.config import MetricsConfig
 from crawlaudit.domains import snapshot_year
 
 
@@ -21,11 +22,18 @@ def flag_documents(docs: DataFrame, prior_hashes: DataFrame) -> DataFrame:
     return narrow.transform(dedup.with_exact_dup_flag).transform(dedup.with_cross_snapshot_flag(prior_hashes))
 
 
-def domain_stats(flagged: DataFrame, docs: DataFrame, budget: int, run_id: str) -> DataFrame:
+def diversity_params(metrics: MetricsConfig) -> entropy.DiversityParams:
+    return entropy.DiversityParams(
+        bootstrap_replicates=metrics.bootstrap_replicates, seed=metrics.seed, mattr_window=metrics.mattr_window,
+        zipf_rank_min=metrics.zipf_rank_min, zipf_rank_max=metrics.zipf_rank_max, tail_rank=metrics.tail_rank,
+    )
+
+
+def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str) -> DataFrame:
     """One row per (snapshot, registered_domain), columns ``schemas.DOMAIN_STATS_COLUMNS``."""
     keys = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
     dup = flagged.transform(dedup.duplication_stats(keys))
-    ent = docs.transform(entropy.entropy_at_budget(keys, budget))
+    ent = docs.transform(entropy.entropy_at_budget(keys, metrics.entropy_budget_tokens, diversity_params(metrics)))
     return (
         dup.join(ent, keys, "left")
         .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
@@ -35,7 +43,7 @@ def domain_stats(flagged: DataFrame, docs: DataFrame, budget: int, run_id: str) 
 
 
 def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors: DataFrame,
-                   budget: int, run_id: str) -> DataFrame:
+                   metrics: MetricsConfig, run_id: str) -> DataFrame:
     """One row per snapshot, columns ``schemas.SNAPSHOT_STATS_COLUMNS``: the document metrics pooled over the
     snapshot, plus input counts. error_frac = max(failed files / files, damaged records / records).
 
@@ -52,7 +60,8 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
     dup = flagged.transform(dedup.duplication_stats(keys)).join(
         flagged.groupBy(S.SNAPSHOT).agg(F.countDistinct(S.REGISTERED_DOMAIN).alias(S.N_DOMAINS)), keys
     )
-    ent = docs.transform(entropy.entropy_at_budget(keys, budget))
+    budget = metrics.snapshot_entropy_budget_tokens
+    ent = docs.transform(entropy.entropy_at_budget(keys, budget, diversity_params(metrics)))
     zero = F.lit(0).cast("long")
     out = (
         inputs.join(errs, keys, "left").join(dup, keys, "left").join(ent, keys, "left")

@@ -87,11 +87,19 @@ class DomainsConfig:
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """Metric parameters. Entropy and type-token ratio are computed on a fixed token budget per group,
-    from documents in a deterministic order, so groups of different sizes are comparable."""
+    """Metric parameters. Entropy and diversity are computed on a fixed token budget per group, from
+    documents in a deterministic order, so groups of different sizes are comparable. ``bootstrap_replicates``
+    and ``seed``: the Chao–Shen interval; ``mattr_window``; Zipf fit over frequency ranks
+    [``zipf_rank_min``, ``zipf_rank_max``]; ``tail_rank``: tokens beyond the top-``tail_rank`` types form the tail."""
 
     entropy_budget_tokens: int = field(default=10_000, metadata=_rng(10))
     snapshot_entropy_budget_tokens: int = field(default=100_000, metadata=_rng(10))
+    bootstrap_replicates: int = field(default=100, metadata=_rng(10, 10_000))
+    seed: int = field(default=0, metadata=_rng(0))
+    mattr_window: int = field(default=500, metadata=_rng(2))
+    zipf_rank_min: int = field(default=1, metadata=_rng(1))
+    zipf_rank_max: int = field(default=1000, metadata=_rng(10))
+    tail_rank: int = field(default=100, metadata=_rng(1))
 
 
 @dataclass(frozen=True)
