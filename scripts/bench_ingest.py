@@ -80,8 +80,20 @@ def full_audit(corpus: Path, warehouse: Path, procs: int) -> tuple[int, float]:
         t = time.perf_counter()
         job.audit_one(spark, cfg, SNAPSHOT)
         elapsed = time.perf_counter() - t
+        jvm_peak_mb = _peak_rss_mb(spark.sparkContext._gateway.proc.pid)
     n = sum(r["n_docs"] for r in read_table_arrow(str(warehouse), "snapshot_stats").to_pylist())
-    return n, elapsed
+    return n, elapsed, jvm_peak_mb
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """VmHWM (peak resident set) of a live process, from /proc (Linux)."""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def main(argv=None) -> int:
@@ -98,7 +110,7 @@ def main(argv=None) -> int:
     mb = sum(f.stat().st_size for f in files) / 1e6
     print(f"corpus: {len(files)} files, {mb:.1f} MB compressed, procs={args.procs}")
 
-    rows = []
+    rows, jvm_peak_mb = [], None
     n, s = timed_pool(parse_only, files, args.procs)
     base = n / s
     rows.append(("parse-only (FastWARC)", n, s))
@@ -107,7 +119,7 @@ def main(argv=None) -> int:
     if not args.skip_spark:
         wh = out / "warehouse"
         shutil.rmtree(wh, ignore_errors=True)
-        n, s = full_audit(corpus, wh, args.procs)
+        n, s, jvm_peak_mb = full_audit(corpus, wh, args.procs)
         rows.append(("full audit (Spark + Delta)", n, s))
 
     print(f"{'stage':28}{'docs':>9}{'seconds':>9}{'docs/s':>10}{'MB/s':>8}{'vs parse':>10}")
@@ -115,7 +127,8 @@ def main(argv=None) -> int:
         print(f"{name:28}{n:>9}{s:>9.1f}{n / s:>10.0f}{mb / s:>8.1f}{(n / s) / base:>10.3f}")
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS: driver python {self_mb:.0f} MB, largest child process (pool worker / JVM) {child_mb:.0f} MB")
+    print(f"peak RSS: driver python {self_mb:.0f} MB, largest pool worker {child_mb:.0f} MB"
+          + ("" if args.skip_spark or jvm_peak_mb is None else f", Spark JVM {jvm_peak_mb:.0f} MB"))
     return 0
 
 

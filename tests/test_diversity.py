@@ -79,3 +79,12 @@ def test_heaps_exponent_of_uniform_draws_and_of_all_new_tokens():
 def test_tail_mass_and_gzip_ratio():
     assert D.tail_mass(np.array([50, 30, 10, 10]), rank=2) == pytest.approx(0.2)
     assert D.gzip_ratio(["la"] * 1000) < 0.05 < D.gzip_ratio([f"w{i}" for i in range(1000)])
+
+
+def test_vectorized_chao_shen_equals_the_row_by_row_value():
+    rng = np.random.default_rng(8)
+    draws = rng.multinomial(3000, np.full(400, 1 / 400), size=5)
+    assert np.allclose(D.chao_shen_entropy_rows(draws), [D.chao_shen_entropy(d[d > 0]) for d in draws], atol=1e-12)
+    c = np.bincount(rng.integers(300, size=5000))
+    assert D.bootstrap_interval(c, D.chao_shen_entropy, 50, 3) == pytest.approx(
+        D.bootstrap_interval(c, D.chao_shen_entropy, 50, 3, rows_estimator=D.chao_shen_entropy_rows), abs=1e-9)

@@ -42,31 +42,42 @@ def miller_madow_entropy(counts: np.ndarray) -> float:
 
 
 def chao_shen_entropy(counts: np.ndarray) -> float:
+    return float(chao_shen_entropy_rows(np.asarray(counts, dtype=float)[None, :])[0])
+
+
+def chao_shen_entropy_rows(counts: np.ndarray) -> np.ndarray:
+    """Chao–Shen entropy (bits) of each row of a 2-D array of counts (zeros allowed), vectorized."""
     c = np.asarray(counts, dtype=float)
-    c = c[c > 0]
-    n = c.sum()
-    f1 = float((c == 1).sum())
-    if f1 >= n:  # all singletons: coverage would be 0
-        f1 = n - 1
+    n = c.sum(axis=1)
+    f1 = (c == 1).sum(axis=1).astype(float)
+    f1 = np.where(f1 >= n, n - 1, f1)  # all singletons: coverage would be 0
     coverage = 1.0 - f1 / n
-    p = coverage * c / n
-    inclusion = 1.0 - (1.0 - p) ** n
-    return float(-(p * np.log2(p) / inclusion).sum())
+    p = coverage[:, None] * c / n[:, None]
+    seen = c > 0
+    safe_p = np.where(seen, p, 0.5)
+    inclusion = 1.0 - (1.0 - safe_p) ** n[:, None]
+    return -np.where(seen, safe_p * np.log2(safe_p) / inclusion, 0.0).sum(axis=1)
 
 
-def bootstrap_interval(counts: np.ndarray, estimator, replicates: int, seed: int, level: float = 0.95):
-    """Bias-corrected percentile bootstrap interval of ``estimator`` over multinomial resamples of ``counts``.
+def bootstrap_interval(counts: np.ndarray, estimator, replicates: int, seed: int, level: float = 0.95,
+                       rows_estimator=None):
+    """Bias-corrected percentile bootstrap interval of ``estimator`` over resamples of the tokens behind ``counts``.
 
     Resamples of the empirical distribution have no unseen types, so a coverage-corrected estimator reads
     lower on them than on the sample; the percentiles are shifted by that bootstrap bias (mean of the
-    replicates minus the estimate), and the interval always contains the estimate.
+    replicates minus the estimate), and the interval always contains the estimate. ``rows_estimator``, when
+    given, computes the estimator on all replicates at once (a 2-D array of counts).
     """
     c = np.asarray(counts, dtype=float)
     c = c[c > 0]
     n = int(c.sum())
     rng = np.random.default_rng(seed)
-    draws = rng.multinomial(n, c / n, size=replicates)
-    values = np.array([estimator(d) for d in draws])
+    # resample the n tokens with replacement: replicate counts by bincount of drawn token indices
+    token_types = np.repeat(np.arange(len(c)), c.astype(np.int64))
+    picks = token_types[rng.integers(0, n, size=(replicates, n))]
+    offsets = (np.arange(replicates) * len(c))[:, None]
+    draws = np.bincount((picks + offsets).ravel(), minlength=replicates * len(c)).reshape(replicates, len(c))
+    values = rows_estimator(draws) if rows_estimator else np.array([estimator(d) for d in draws])
     estimate = estimator(c)
     bias = values.mean() - estimate
     alpha = (1.0 - level) / 2.0
@@ -106,11 +117,18 @@ def mattr(ids: np.ndarray, window: int = 500) -> float | None:
 
 
 def distinct_n(ids: np.ndarray, n: int) -> float | None:
+    """Distinct n-grams / n-grams; n-grams are encoded as base-K integers (K = largest id + 1)."""
     ids = np.asarray(ids, dtype=np.int64)
     if len(ids) < n:
         return None
-    grams = np.stack([ids[i: len(ids) - n + 1 + i] for i in range(n)], axis=1)
-    return len(np.unique(grams, axis=0)) / len(grams)
+    base = int(ids.max()) + 1
+    if n * math.log2(max(base, 2)) > 62:  # would overflow int64: compare rows instead
+        grams = np.stack([ids[i: len(ids) - n + 1 + i] for i in range(n)], axis=1)
+        return len(np.unique(grams, axis=0)) / len(grams)
+    code = np.zeros(len(ids) - n + 1, dtype=np.int64)
+    for i in range(n):
+        code = code * base + ids[i: len(ids) - n + 1 + i]
+    return len(np.unique(code)) / len(code)
 
 
 def conditional_bigram_entropy(ids: np.ndarray) -> float | None:

@@ -24,6 +24,14 @@ def host_of(url: str | None) -> str | None:
     return host.rstrip(".").lower() or None
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
 @functools.lru_cache(maxsize=2)
 def _extractor(include_private: bool):
     import tldextract
@@ -37,11 +45,8 @@ def registered_domain_of(host: str | None, include_private: bool = True) -> str 
     """``news.bbc.co.uk`` → ``bbc.co.uk``. IP addresses and hosts without a public suffix stay as they are."""
     if not host:
         return None
-    try:
-        ipaddress.ip_address(host.strip("[]"))
+    if _is_ip(host):
         return host
-    except ValueError:
-        pass
     r = _extractor(include_private)(host)
     if r.suffix and r.domain:
         return f"{r.domain}.{r.suffix}"
@@ -50,13 +55,9 @@ def registered_domain_of(host: str | None, include_private: bool = True) -> str 
 
 def tld_of(host: str | None) -> str | None:
     """Last DNS label of ``host`` (``uk`` for ``news.bbc.co.uk``); None for IP addresses."""
-    if not host:
+    if not host or _is_ip(host):
         return None
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return None
-    except ValueError:
-        return host.rsplit(".", 1)[-1]
+    return host.rsplit(".", 1)[-1]
 
 
 def snapshot_year(snapshot: Column | str) -> Column:

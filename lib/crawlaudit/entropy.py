@@ -79,7 +79,8 @@ def sample_diversity(tokens: list[str], params: DiversityParams, seed: int) -> d
     vocab: dict[str, int] = {}
     ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int64, count=len(tokens))
     counts = np.bincount(ids)
-    lo, hi = D.bootstrap_interval(counts, D.chao_shen_entropy, params.bootstrap_replicates, seed)
+    lo, hi = D.bootstrap_interval(counts, D.chao_shen_entropy, params.bootstrap_replicates, seed,
+                                  rows_estimator=D.chao_shen_entropy_rows)
     return {
         S.ENTROPY_BITS: max(D.plugin_entropy(counts), 0.0),
         S.ENTROPY_MM_BITS: D.miller_madow_entropy(counts),

@@ -598,30 +598,13 @@ def parse_file(uri: str, snapshot: str, input_cfg: InputConfig, include_private:
 
 # --- Spark side --------------------------------------------------------------------------------------------------
 
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field(S.ROW_KIND, pa.string(), False),
-        pa.field(S.SNAPSHOT, pa.string(), False),
-        pa.field(S.FILE, pa.string(), False),
-        pa.field(S.OFFSET, pa.int64()),
-        pa.field(S.RECORD_ID, pa.string()),
-        pa.field(S.DOC_ID, pa.string()),
-        pa.field(S.URL, pa.string()),
-        pa.field(S.HOST, pa.string()),
-        pa.field(S.REGISTERED_DOMAIN, pa.string()),
-        pa.field(S.TLD, pa.string()),
-        pa.field(S.WARC_DATE, pa.timestamp("us", tz="UTC")),
-        pa.field(S.LANGUAGE, pa.string()),
-        pa.field(S.TEXT, pa.string()),
-        pa.field(S.N_CHARS, pa.int32()),
-        pa.field(S.CONTENT_HASH, pa.string()),
-        pa.field(S.N_TOKENS, pa.int32()),
-        pa.field(S.ERROR_KIND, pa.string()),
-        pa.field(S.MESSAGE, pa.string()),
-        pa.field(S.N_RECORDS, pa.int64()),
-        pa.field(S.N_BYTES, pa.int64()),
-    ]
-)
+def _arrow_schema() -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(S.INGEST_SCHEMA, timezone="UTC")  # one definition: schemas.INGEST_SCHEMA
+
+
+ARROW_SCHEMA = _arrow_schema()
 
 
 def _batches(rows: Iterable[dict]) -> Iterator[pa.RecordBatch]:
