@@ -127,11 +127,20 @@ def year_summary_rows(snapshot_stats) -> list[dict]:
 
 
 def _fmt(v, width: int) -> str:
-    if v is None:
+    if v is None or (isinstance(v, float) and v != v):  # null or NaN
         return "-".rjust(width)
     if isinstance(v, float):
         return f"{v:.4f}".rjust(width)
     return str(v).rjust(width)
+
+
+def _snapshot_summary_rows(stats) -> list[dict]:
+    return [{
+        "snapshot": r["snapshot"], "n_docs": int(r["n_docs"]), "domains": int(r["n_domains"]),
+        "exact_dup_frac": r["exact_dup_frac"], "cross_snapshot_dup_frac": r["cross_snapshot_dup_frac"],
+        "entropy_chao_shen_bits": r["entropy_chao_shen_bits"], "ttr": r["ttr"], "tail_mass": r["tail_mass"],
+        "distinct_2": r["distinct_2"], "error_frac": r["error_frac"],
+    } for r in sorted(stats.to_dict("records"), key=lambda r: r["snapshot"])]
 
 
 def _cmd_summary(args) -> int:
@@ -142,9 +151,15 @@ def _cmd_summary(args) -> int:
     except Exception as e:
         print(f"crawlaudit: cannot read {args.warehouse}/{SNAPSHOT_STATS}: {e}. Run an audit first.", file=sys.stderr)
         return 1
-    rows = year_summary_rows(stats)
-    cols = [("year", 6), ("snapshots", 10), ("n_docs", 9), ("domains", 8), ("exact_dup_frac", 15),
-            ("cross_snapshot_dup_frac", 24), ("entropy_bits", 13), ("error_frac", 11)]
+    if args.by == "snapshot":
+        rows = _snapshot_summary_rows(stats)
+        cols = [("snapshot", 17), ("n_docs", 9), ("domains", 8), ("exact_dup_frac", 15),
+                ("cross_snapshot_dup_frac", 24), ("entropy_chao_shen_bits", 23), ("ttr", 8), ("tail_mass", 10),
+                ("distinct_2", 11), ("error_frac", 11)]
+    else:
+        rows = year_summary_rows(stats)
+        cols = [("year", 6), ("snapshots", 10), ("n_docs", 9), ("domains", 8), ("exact_dup_frac", 15),
+                ("cross_snapshot_dup_frac", 24), ("entropy_bits", 13), ("error_frac", 11)]
     print("".join(name.rjust(w) for name, w in cols))
     for r in rows:
         print("".join(_fmt(r[name], w) for name, w in cols))
@@ -173,6 +188,32 @@ def _cmd_check_truth(args) -> int:
         print(f"  n_docs mismatches: {r['n_docs_mismatch'][:5]}; missing: {r['missing'][:5]}")
     print("ground truth: " + ("MATCHES" if ok else "DOES NOT MATCH") + f" (tolerance {args.tolerance})")
     return 0 if ok else 1
+
+
+def _cmd_simulate_collapse(args) -> int:
+    from crawlaudit import collapse
+    from crawlaudit.corpus import CorpusSpec, _Generator, read_texts
+
+    if args.texts:
+        texts = read_texts(args.texts, args.label)
+        if args.max_docs:
+            texts = texts[: args.max_docs]
+    else:  # a generated seed: the richest vocabulary level of the sample-corpus generator
+        gen = _Generator(CorpusSpec(n_domains=4, seed=args.seed))
+        texts = [gen.contents[gen._fresh(gen.domains[3])] for _ in range(args.max_docs or 400)]
+    if not texts:
+        print("crawlaudit: no seed texts", file=sys.stderr)
+        return 2
+    print(f"seed corpus: {len(texts)} documents; {args.generations} generations "
+          f"(Kneser-Ney bigram, discount {args.discount}, temperature {args.temperature})")
+    gens = collapse.simulate(texts, args.generations, args.seed, args.discount, args.temperature)
+    ids = collapse.write_generations(args.out, gens, seed=args.seed)
+    for g, (snapshot, docs) in enumerate(zip(ids, gens)):
+        toks = [t for d in docs for t in d]
+        print(f"  generation {g}: {snapshot}, {len(docs)} documents, {len(toks)} tokens, {len(set(toks))} types")
+    print(f"audit them with: python jobs/audit_snapshot.py --snapshot all --manifest '{args.out}/crawl-data/"
+          f"{{snapshot}}/wet.paths.gz' --input-base-url {args.out} --warehouse {args.out}/warehouse")
+    return 0
 
 
 def _cmd_check_config(args) -> int:
@@ -206,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Read snapshot_stats from the warehouse (with delta-rs, no Spark) and print "
                                    "one row per crawl year.")
     s.add_argument("--warehouse", default="warehouse", help="warehouse root (default: warehouse)")
+    s.add_argument("--by", choices=("year", "snapshot"), default="year",
+                   help="one row per crawl year (default) or per snapshot (pooled snapshot_stats)")
     s.set_defaults(func=_cmd_summary)
 
     s = sub.add_parser("check-truth", help="compare audited domain_stats with a sample corpus's ground truth",
@@ -217,6 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-docs", type=int, default=50, help="check domains with at least this many documents")
     s.add_argument("--tolerance", type=float, default=0.01, help="largest allowed absolute error (default 0.01)")
     s.set_defaults(func=_cmd_check_truth)
+
+    s = sub.add_parser("simulate-collapse", help="write recursively generated corpora as snapshots (model collapse)",
+                       description="Train a Kneser-Ney bigram model on a seed corpus, sample a corpus of the same "
+                                   "shape, retrain on the sample, and repeat; each generation is written as a "
+                                   "Common Crawl-format snapshot CC-MAIN-2090-<generation+1> for the audit job.")
+    s.add_argument("--out", default="collapse_corpus", help="output directory (default: collapse_corpus)")
+    s.add_argument("--texts", help="seed texts: JSON lines with text and label (e.g. ../shared/data/labeled/l2r/); "
+                                   "default: generated text")
+    s.add_argument("--label", default=None, help="with --texts: keep only this label (e.g. human)")
+    s.add_argument("--max-docs", type=int, default=None, help="use at most this many seed documents")
+    s.add_argument("--generations", type=int, default=8, help="generations after the seed (default 8)")
+    s.add_argument("--discount", type=float, default=0.75, help="Kneser-Ney absolute discount (default 0.75)")
+    s.add_argument("--temperature", type=float, default=0.9,
+                   help="sampling temperature (default 0.9; language models are usually decoded below 1)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.set_defaults(func=_cmd_simulate_collapse)
 
     s = sub.add_parser("check-config", help="validate a config profile and print the effective values")
     add_config_arguments(s)

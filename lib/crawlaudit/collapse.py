@@ -6,6 +6,8 @@ measures it; a word the sampler misses in one generation is gone from every late
 The model is an interpolated Kneser–Ney bigram model (absolute discount D, continuation-count unigram):
 P(w | h) = max(c(h, w) − D, 0) / c(h) + D · N1+(h ·) / c(h) · P_cont(w), P_cont(w) ∝ N1+(· w).
 Sampling draws the backoff with probability D · N1+(h ·) / c(h), else a successor of h with weight c(h, w) − D.
+A sampling temperature T < 1, as language models are usually decoded, raises both components' weights to
+the power 1/T (the mixture weight is kept), which sharpens each generation's output toward its head.
 """
 from __future__ import annotations
 
@@ -24,9 +26,12 @@ BOS = "\x02"  # start-of-document context
 class KneserNeyBigram:
     """An interpolated Kneser–Ney bigram model trained on token lists."""
 
-    def __init__(self, docs: list[list[str]], discount: float = 0.75):
+    def __init__(self, docs: list[list[str]], discount: float = 0.75, temperature: float = 1.0):
         if not 0 < discount < 1:
             raise ValueError("discount must be in (0, 1)")
+        if temperature <= 0:
+            raise ValueError("temperature must be > 0")
+        inv_t = 1.0 / temperature
         self.discount = discount
         pairs: dict[str, Counter] = defaultdict(Counter)
         for toks in docs:
@@ -39,7 +44,7 @@ class KneserNeyBigram:
             continuation.update(succ.keys())  # N1+(· w): distinct predecessors of w
         self.vocab = np.array(sorted(continuation))
         index = {w: i for i, w in enumerate(self.vocab)}
-        weights = np.array([continuation[w] for w in self.vocab], dtype=float)
+        weights = np.array([continuation[w] for w in self.vocab], dtype=float) ** inv_t
         self._cont_cum = np.cumsum(weights / weights.sum())
         self._ctx = {}
         for h, succ in pairs.items():
@@ -47,7 +52,7 @@ class KneserNeyBigram:
             c = np.array(list(succ.values()), dtype=float)
             total = c.sum()
             backoff = discount * len(c) / total
-            cum = np.cumsum(c - discount)
+            cum = np.cumsum((c - discount) ** inv_t)
             self._ctx[h] = (ids, cum / cum[-1], backoff)
 
     def sample(self, length: int, rng: np.random.Generator) -> list[str]:
@@ -67,7 +72,8 @@ class KneserNeyBigram:
         return out
 
 
-def simulate(seed_texts: list[str], generations: int, seed: int = 0, discount: float = 0.75) -> list[list[list[str]]]:
+def simulate(seed_texts: list[str], generations: int, seed: int = 0, discount: float = 0.75,
+             temperature: float = 1.0) -> list[list[list[str]]]:
     """Token lists per generation: generation 0 is the seed corpus, each next one is sampled from a model
     trained on the previous one, with the same number of documents and the same document lengths."""
     rng = np.random.default_rng(seed)
@@ -75,7 +81,7 @@ def simulate(seed_texts: list[str], generations: int, seed: int = 0, discount: f
     current = [d for d in current if d]
     out = [current]
     for _ in range(generations):
-        model = KneserNeyBigram(current, discount)
+        model = KneserNeyBigram(current, discount, temperature)
         current = [model.sample(len(d), rng) for d in current]
         out.append(current)
     return out
