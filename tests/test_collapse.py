@@ -81,3 +81,16 @@ def test_audit_of_simulated_generations_shows_collapse(spark, tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["summary", "--warehouse", wh, "--by", "snapshot"]) == 0
     assert "CC-MAIN-2090-04" in capsys.readouterr().out
+
+
+def test_generation_documents_are_spread_over_distinct_registered_domains(tmp_path):
+    from crawlaudit import ingest
+    from crawlaudit.config import InputConfig
+
+    gens = collapse.simulate(seed_texts(12), 0, seed=1)
+    collapse.write_generations(tmp_path, gens, n_domains=4)
+    files = ingest.resolve_files(InputConfig(manifest=str(tmp_path / "crawl-data/{snapshot}/wet.paths.gz"),
+                                             base_url=str(tmp_path)), "CC-MAIN-2090-01")
+    domains = {r["registered_domain"] for f in files for r in ingest.parse_file(f, "CC-MAIN-2090-01", InputConfig())
+               if r["row_kind"] == "doc"}
+    assert len(domains) == 4

@@ -100,7 +100,7 @@ def write_generations(out_dir: str | Path, generations: list[list[list[str]]], n
     Documents are dealt round-robin to ``n_domains`` fixed domains. Returns the snapshot ids."""
     out = Path(out_dir)
     rng = random.Random(seed)
-    domains = [f"collapse-site{i}.example.org" for i in range(n_domains)]
+    domains = [f"collapse-site{i}.org" for i in range(n_domains)]
     ids = []
     for g, docs in enumerate(generations):
         snapshot = generation_snapshot(g)
