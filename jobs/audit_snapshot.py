@@ -41,6 +41,11 @@ def audit_one(spark, cfg, snapshot: str) -> None:
         tables.merge_content_hashes(spark, dedup.first_seen_hashes(docs), wh)
         tables.replace_snapshot(per_domain, wh, tables.DOMAIN_STATS, snapshot)
         tables.replace_snapshot(pooled, wh, tables.SNAPSHOT_STATS, snapshot)
+        tables.replace_snapshot(audit.token_sample_rows(docs, cfg.metrics), wh, tables.TOKEN_SAMPLES, snapshot)
+        year = summary["year"]
+        tables.replace_year(audit.year_stats(tables.read_year(spark, wh, tables.SNAPSHOT_STATS, year),
+                                             tables.read_year(spark, wh, tables.TOKEN_SAMPLES, year), cfg.metrics),
+                            wh, tables.YEAR_STATS, year)
         log.info("%s: %d docs in %d domains from %d files; %d damaged records, %d failed files",
                  snapshot, summary["n_docs"], summary["n_domains"], summary["n_files"],
                  summary["n_error_records"], summary["n_failed_files"])

@@ -216,3 +216,21 @@ def test_exhausted_retries_fail_the_file_and_the_threshold_fails_the_run(audited
     (run,) = table(wh, "audit_runs")
     assert run["status"] == "failed" and "1 of 2 files failed" in run["message"]
     assert not (tmp_path / "wh" / "domain_stats").exists()  # nothing published for a failed snapshot
+
+
+def test_year_stats_pool_the_snapshots_of_each_year(audited):
+    years = {r["year"]: r for r in table(audited["wh"], "year_stats")}
+    snaps = table(audited["wh"], "snapshot_stats")
+    assert sorted(years) == [2019, 2021, 2024]
+    for s in snaps:
+        y = years[s["year"]]
+        assert y["n_snapshots"] == 1 and y["n_docs"] == s["n_docs"]
+        assert y["exact_dup_frac"] == pytest.approx(s["exact_dup_frac"])
+        assert y["entropy_budget_met"] == s["entropy_budget_met"]
+        if s["entropy_budget_met"]:  # one snapshot in the year: the year's sample is the snapshot's sample
+            assert y["entropy_chao_shen_bits"] == pytest.approx(s["entropy_chao_shen_bits"], abs=1e-9)
+            assert y["ttr"] == pytest.approx(s["ttr"], abs=1e-12)
+    samples = table(audited["wh"], "token_samples")
+    met = [s for s in snaps if s["entropy_budget_met"]]
+    assert met and all(sum(len(r["tokens"]) for r in samples if r["snapshot"] == s["snapshot"])
+                       == s["entropy_budget_tokens"] for s in met)

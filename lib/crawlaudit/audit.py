@@ -82,3 +82,32 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
 def ingest_error_rows(errors: DataFrame, run_id: str) -> DataFrame:
     """The ``ingest_errors`` table's rows: the error rows with their run, columns ``INGEST_ERRORS_COLUMNS``."""
     return errors.withColumn(S.RUN_ID, F.lit(run_id)).select(*S.INGEST_ERRORS_COLUMNS)
+
+
+def token_sample_rows(docs: DataFrame, metrics: MetricsConfig) -> DataFrame:
+    """The snapshot's pooled budget sample (snapshot, doc_id, tokens), kept so years can be pooled later
+    without re-reading the crawl."""
+    sample = entropy.budget_token_samples([S.SNAPSHOT], metrics.snapshot_entropy_budget_tokens)
+    return docs.transform(sample).select(*S.TOKEN_SAMPLES_COLUMNS)
+
+
+def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: MetricsConfig) -> DataFrame:
+    """One row per year, columns ``schemas.YEAR_STATS_COLUMNS``: document counts and duplicate shares summed
+    over the year's snapshots, and the diversity metrics of a budget sample drawn (in doc_id order) from the
+    union of the snapshots' pooled samples. Columns in: snapshot_stats rows; token_samples rows."""
+    counts = snapshot_rows.groupBy(S.YEAR).agg(
+        F.count(F.lit(1)).alias(S.N_SNAPSHOTS), F.sum(S.N_DOCS).alias(S.N_DOCS), F.sum(S.N_TOKENS).alias(S.N_TOKENS),
+        F.sum(S.N_EXACT_DUP_DOCS).alias(S.N_EXACT_DUP_DOCS),
+        F.sum(S.N_CROSS_SNAPSHOT_DUP_DOCS).alias(S.N_CROSS_SNAPSHOT_DUP_DOCS),
+    )
+    counts = counts.withColumn(S.EXACT_DUP_FRAC, F.col(S.N_EXACT_DUP_DOCS) / F.col(S.N_DOCS)).withColumn(
+        S.CROSS_SNAPSHOT_DUP_FRAC, F.col(S.N_CROSS_SNAPSHOT_DUP_DOCS) / F.col(S.N_DOCS))
+    as_docs = token_samples.select(
+        snapshot_year(S.SNAPSHOT).cast("string").alias("_year"), S.DOC_ID,
+        F.array_join(S.TOKENS, " ").alias(S.TEXT), F.size(S.TOKENS).alias(S.N_TOKENS))
+    budget = metrics.snapshot_entropy_budget_tokens
+    div = as_docs.transform(entropy.entropy_at_budget(["_year"], budget, diversity_params(metrics)))
+    div = div.withColumn(S.YEAR, F.col("_year").cast("int")).drop("_year")
+    out = counts.join(div, S.YEAR, "left").withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int")).withColumn(
+        S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))
+    return out.select(*S.YEAR_STATS_COLUMNS)

@@ -20,7 +20,9 @@ SNAPSHOT_STATS = "snapshot_stats"
 INGEST_ERRORS = "ingest_errors"
 CONTENT_HASHES = "content_hashes"
 AUDIT_RUNS = "audit_runs"
-ALL_TABLES = (DOMAIN_STATS, SNAPSHOT_STATS, INGEST_ERRORS, CONTENT_HASHES, AUDIT_RUNS)
+YEAR_STATS = "year_stats"
+TOKEN_SAMPLES = "token_samples"
+ALL_TABLES = (DOMAIN_STATS, SNAPSHOT_STATS, YEAR_STATS, INGEST_ERRORS, CONTENT_HASHES, AUDIT_RUNS, TOKEN_SAMPLES)
 
 
 def table_path(warehouse: str, table: str) -> str:
@@ -50,6 +52,24 @@ def replace_snapshot(df: DataFrame, warehouse: str, table: str, snapshot: str) -
         .partitionBy(S.SNAPSHOT)
         .save(table_path(warehouse, table))
     )
+
+
+def replace_year(df: DataFrame, warehouse: str, table: str, year: int) -> None:
+    """Atomically replace ``year``'s partition of ``table`` with ``df`` (which must hold only that year)."""
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"{S.YEAR} = {int(year)}")
+        .option("mergeSchema", "true")
+        .partitionBy(S.YEAR)
+        .save(table_path(warehouse, table))
+    )
+
+
+def read_year(spark: SparkSession, warehouse: str, table: str, year: int) -> DataFrame:
+    """The rows of a snapshot-partitioned table whose snapshot falls in ``year``."""
+    return spark.read.format("delta").load(table_path(warehouse, table)).where(
+        F.col(S.SNAPSHOT).startswith(f"CC-MAIN-{int(year)}-"))
 
 
 def read_prior_hashes(spark: SparkSession, warehouse: str, snapshot: str) -> DataFrame:
