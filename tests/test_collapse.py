@@ -4,14 +4,11 @@ import gzip
 import numpy as np
 
 from crawlaudit import collapse
-from crawlaudit.corpus import CorpusSpec, _Generator
+from crawlaudit.corpus import generated_texts
 
 
 def seed_texts(n_docs=120):
-    gen = _Generator(CorpusSpec(n_domains=4, docs_per_domain=(n_docs, n_docs), seed=2))
-    rich = gen.domains[3]  # the 10,000-type vocabulary: a long tail to lose
-    assert rich.vocab_size == 10_000
-    return [gen.contents[gen._fresh(rich)] for _ in range(n_docs)]
+    return generated_texts(n_docs, seed=2)  # the 10,000-type vocabulary: a long tail to lose
 
 
 def test_generations_keep_shape_and_only_lose_words():

@@ -192,15 +192,14 @@ def _cmd_check_truth(args) -> int:
 
 def _cmd_simulate_collapse(args) -> int:
     from crawlaudit import collapse
-    from crawlaudit.corpus import CorpusSpec, _Generator, read_texts
+    from crawlaudit.corpus import generated_texts, read_texts
 
     if args.texts:
         texts = read_texts(args.texts, args.label)
         if args.max_docs:
             texts = texts[: args.max_docs]
-    else:  # a generated seed: the richest vocabulary level of the sample-corpus generator
-        gen = _Generator(CorpusSpec(n_domains=4, seed=args.seed))
-        texts = [gen.contents[gen._fresh(gen.domains[3])] for _ in range(args.max_docs or 400)]
+    else:
+        texts = generated_texts(args.max_docs or 400, args.seed)
     if not texts:
         print("crawlaudit: no seed texts", file=sys.stderr)
         return 2

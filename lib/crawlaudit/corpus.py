@@ -325,6 +325,14 @@ def read_texts(path: str | Path, label: str | None = None) -> list[str]:
     return texts
 
 
+def generated_texts(n: int, seed: int = 0) -> list[str]:
+    """``n`` documents from the generator's richest vocabulary level (10,000 Zipf types): a seed corpus with a
+    long tail, used by ``simulate-collapse`` when no real texts are given."""
+    gen = _Generator(CorpusSpec(n_domains=len(VOCAB_LEVELS), seed=seed))
+    rich = gen.domains[len(VOCAB_LEVELS) - 1]
+    return [gen.contents[gen._fresh(rich)] for _ in range(n)]
+
+
 def compare_with_truth(domain_rows: list[dict], truth: dict, min_docs: int = 50) -> dict:
     """Compare audited ``domain_stats`` rows with a corpus's ground truth.
 

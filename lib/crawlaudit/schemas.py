@@ -10,8 +10,6 @@ from pyspark.sql.types import (
     StructField,
     StructType,
     TimestampType,
-    DoubleType,
-    BooleanType,
 )
 
 # --- documents ---------------------------------------------------------------------------------
@@ -158,7 +156,3 @@ AUDIT_RUNS_SCHEMA = StructType(
         StructField(MESSAGE, StringType(), True),
     ]
 )
-
-__all__ = [name for name in dir() if name.isupper()] + [
-    "DoubleType", "BooleanType", "IntegerType", "LongType", "StringType",
-]

@@ -22,7 +22,6 @@ CONTENT_HASHES = "content_hashes"
 AUDIT_RUNS = "audit_runs"
 YEAR_STATS = "year_stats"
 TOKEN_SAMPLES = "token_samples"
-ALL_TABLES = (DOMAIN_STATS, SNAPSHOT_STATS, YEAR_STATS, INGEST_ERRORS, CONTENT_HASHES, AUDIT_RUNS, TOKEN_SAMPLES)
 
 
 def table_path(warehouse: str, table: str) -> str:

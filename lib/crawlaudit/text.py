@@ -16,13 +16,11 @@ import hashlib
 
 import pandas as pd
 import regex
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from crawlaudit import schemas as S
-from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, StringType
 
-_FEATURES_TYPE = StructType([StructField("content_hash", StringType()), StructField("n_tokens", IntegerType())])
 
 TOKEN_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*")
 _DIGITS_RE = regex.compile(r"\p{N}+")
@@ -63,27 +61,7 @@ def doc_features(text: str | None) -> tuple[str | None, int]:
     return hash_normalized(normalize_tokens(tokens)), len(tokens)
 
 
-@F.pandas_udf(_FEATURES_TYPE)
-def _doc_features(texts: pd.Series) -> pd.DataFrame:
-    features = [doc_features(t) for t in texts]
-    return pd.DataFrame({"content_hash": [f[0] for f in features], "n_tokens": [f[1] for f in features]})
-
-
 @F.pandas_udf(ArrayType(StringType()))
 def tokens_udf(texts: pd.Series) -> pd.Series:
     """Vectorized ``tokenize`` for Spark: text → array of tokens."""
     return pd.Series([tokenize(t) for t in texts])
-
-
-def with_doc_features(docs: DataFrame) -> DataFrame:
-    """Add per-document features computed once, right after parsing.
-
-    Columns in: text. Columns out: + content_hash (string, null when the text normalizes to ""),
-    n_tokens (int, tokens by ``tokenize``).
-    """
-    return (
-        docs.withColumn("_f", _doc_features(F.col(S.TEXT)))
-        .withColumn(S.CONTENT_HASH, F.col("_f.content_hash"))
-        .withColumn(S.N_TOKENS, F.col("_f.n_tokens"))
-        .drop("_f")
-    )
