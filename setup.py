@@ -15,6 +15,8 @@ INSTALL_REQUIRES = [
     "pyarrow>=17",
     "pandas>=2.2",
     "numpy>=1.26",
+    "numba>=0.60",
+    "scipy>=1.11",
     "great-expectations==1.24.*",
     "scikit-learn>=1.5",
     "fastwarc>=2.0,<3",
@@ -37,6 +39,6 @@ setup(
     include_package_data=True,
     package_data={"crawlaudit": ["py.typed"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest>=8", "chispa>=0.10"]},
+    extras_require={"test": ["pytest>=8", "chispa>=0.10"], "bench": ["datasketch>=1.6"]},
     entry_points={"console_scripts": ["crawlaudit=crawlaudit.cli:main"]},
 )

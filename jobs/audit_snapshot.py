@@ -1,9 +1,9 @@
 """Audit Common Crawl snapshots into Delta tables.
 
 For each snapshot: read its WET files (manifest + base URL, or local paths), compute per registered domain and
-pooled per snapshot the exact and cross-snapshot duplication and the vocabulary entropy at a fixed token
-budget, and replace the snapshot's partitions of domain_stats, snapshot_stats and ingest_errors; extend
-content_hashes; log the run in audit_runs. Exits 1 if any snapshot failed, 2 on a usage or config error.
+pooled per snapshot the exact, near-duplicate, line-level and cross-snapshot duplication and the vocabulary
+entropy at a fixed token budget, and replace the snapshot's partitions of domain_stats, snapshot_stats,
+doc_signatures and ingest_errors; extend content_hashes; log the run in audit_runs. Exits 1 if any snapshot failed, 2 on a usage or config error.
 
 Local mode:
   python jobs/audit_snapshot.py --config conf/local.yaml --snapshot all
@@ -15,10 +15,9 @@ import argparse
 import logging
 import sys
 
-from pyspark import StorageLevel
-
-from crawlaudit import audit, cli, dedup, ingest, quality, session, tables
+from crawlaudit import audit, cli, dedup, ingest, quality, session, signals, tables
 from crawlaudit.errors import CrawlauditError
+from crawlaudit.neardup import NearDupParams
 from crawlaudit.runs import AuditRun
 
 log = logging.getLogger("audit_snapshot")
@@ -26,19 +25,25 @@ log = logging.getLogger("audit_snapshot")
 
 def audit_one(spark, cfg, snapshot: str) -> None:
     wh = cfg.output.warehouse
-    with AuditRun(spark, cfg, snapshot) as run:
+    near = NearDupParams.from_config(cfg.dedup)
+    with AuditRun(spark, cfg, snapshot) as run, session.Cached() as cache:
         parsed, n_files = ingest.read_wet(spark, cfg.input, snapshot, cfg.domains.include_private_suffixes)
-        parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
-        docs, errors, files = ingest.split_ingested(parsed)
-        flagged = audit.flag_documents(docs, tables.read_prior_hashes(spark, wh, snapshot))
-        per_domain = audit.domain_stats(flagged, docs, cfg.metrics, run.run_id).persist()
-        pooled = audit.snapshot_stats(flagged, docs, files, errors, cfg.metrics, run.run_id).persist()
+        docs, errors, files = ingest.split_ingested(cache(parsed))
+        # narrow per-document results are checkpointed: later plans start from them instead of nesting their plans
+        doc_signals = docs.transform(signals.document_signals(near.hasher)).localCheckpoint()
+        flagged = audit.flag_near_duplicates(
+            audit.flag_documents(docs, tables.read_prior_hashes(spark, wh, snapshot)), docs, doc_signals,
+            tables.read_prior_signatures(spark, wh, snapshot, near.hasher.params), near,
+            cfg.dedup.line_min_repeats).localCheckpoint()
+        per_domain = cache(audit.domain_stats(flagged, docs, cfg.metrics, run.run_id))
+        pooled = cache(audit.snapshot_stats(flagged, docs, files, errors, cfg.metrics, run.run_id))
         tables.replace_snapshot(audit.ingest_error_rows(errors, run.run_id), wh, tables.INGEST_ERRORS, snapshot)
         summary = pooled.first().asDict()
         run.counts.update({k: summary[k] or 0 for k in ("n_files", "n_failed_files", "n_records", "n_error_records",
                                                         "n_docs", "n_domains")})
         quality.check_error_fraction(summary, cfg.quality.max_error_fraction)
         tables.merge_content_hashes(spark, dedup.first_seen_hashes(docs), wh)
+        tables.replace_snapshot(audit.doc_signature_rows(flagged, doc_signals, near), wh, tables.DOC_SIGNATURES, snapshot)
         tables.replace_snapshot(per_domain, wh, tables.DOMAIN_STATS, snapshot)
         tables.replace_snapshot(pooled, wh, tables.SNAPSHOT_STATS, snapshot)
         tables.replace_snapshot(audit.token_sample_rows(docs, cfg.metrics), wh, tables.TOKEN_SAMPLES, snapshot)
@@ -49,7 +54,6 @@ def audit_one(spark, cfg, snapshot: str) -> None:
         log.info("%s: %d docs in %d domains from %d files; %d damaged records, %d failed files",
                  snapshot, summary["n_docs"], summary["n_domains"], summary["n_files"],
                  summary["n_error_records"], summary["n_failed_files"])
-        parsed.unpersist()
 
 
 def main(argv=None) -> int:

@@ -30,7 +30,7 @@ def spark(tmp_path_factory):
 
     warehouse_dir = tmp_path_factory.mktemp("spark-warehouse")
     s = session.build(SparkConfig(
-        master="local[2]", shuffle_partitions=2,
+        master="local[2]", shuffle_partitions=2, driver_memory="2g",
         conf={
             "spark.databricks.delta.snapshotPartitions": 1,
             "spark.sql.warehouse.dir": str(warehouse_dir),

@@ -54,3 +54,22 @@ def test_year_summary_weights_fractions_by_documents():
     (row,) = cli.year_summary_rows(stats)
     assert row["exact_dup_frac"] == pytest.approx(0.25) and row["cross_snapshot_dup_frac"] == pytest.approx(0.075)
     assert row["entropy_bits"] == 8.0 and row["domains"] == 4 and row["error_frac"] == 0.02
+
+
+def test_year_summary_pools_near_and_line_duplication_and_tolerates_old_tables():
+    import pandas as pd
+
+    base = {"year": 2024, "n_domains": 3, "n_exact_dup_docs": 0, "n_cross_snapshot_dup_docs": 0,
+            "entropy_bits": 8.0, "entropy_budget_met": True, "error_frac": 0.0}
+    stats = pd.DataFrame([
+        {**base, "n_docs": 100, "n_near_dup_docs": 20, "n_cross_snapshot_near_dup_docs": 5, "n_lines": 1000,
+         "n_dup_lines": 100},
+        {**base, "n_docs": 300, "n_near_dup_docs": 30, "n_cross_snapshot_near_dup_docs": 15, "n_lines": 3000,
+         "n_dup_lines": 900},
+    ])
+    (row,) = cli.year_summary_rows(stats)
+    assert row["near_dup_frac"] == pytest.approx(50 / 400)
+    assert row["cross_snapshot_near_dup_frac"] == pytest.approx(20 / 400)
+    assert row["dup_line_frac"] == pytest.approx(1000 / 4000)
+    (old,) = cli.year_summary_rows(stats.drop(columns=["n_near_dup_docs", "n_lines", "n_dup_lines"]))
+    assert old["near_dup_frac"] is None and old["dup_line_frac"] is None

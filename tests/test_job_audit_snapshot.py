@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from crawlaudit import schemas as S
 from crawlaudit.corpus import CorpusSpec, write_corpus
 from crawlaudit.tables import read_table_arrow
 from tests.wet import record
@@ -62,7 +63,7 @@ def table(wh, name):
 
 def test_job_succeeds_and_writes_every_table(audited):
     assert audited["rc"] == 0
-    for name in ("domain_stats", "snapshot_stats", "audit_runs", "ingest_errors", "content_hashes"):
+    for name in ("domain_stats", "snapshot_stats", "audit_runs", "ingest_errors", "content_hashes", "doc_signatures"):
         assert read_table_arrow(audited["wh"], name).num_rows > 0, name
     runs = table(audited["wh"], "audit_runs")
     assert sorted(r["status"] for r in runs) == ["succeeded"] * 3
@@ -84,6 +85,42 @@ def test_duplication_matches_planted_truth(audited):
             checked += 1
     assert checked >= 8
     assert any(r["exact_dup_frac"] > 0.2 for r in rows) and any(r["cross_snapshot_dup_frac"] > 0.1 for r in rows)
+
+
+NEAR_DUP_METRICS = ("near_dup_frac", "near_dup_removable_frac", "cross_snapshot_near_dup_frac", "dup_line_frac")
+
+
+def test_near_and_line_duplication_match_planted_truth(audited):
+    """Within 0.02 of the brute-force truth for every domain with >= 50 documents, and the planted spread is real."""
+    rows = [r for r in table(audited["wh"], "domain_stats") if r["registered_domain"] != DAMAGED_DOMAIN]
+    truth = audited["truth"]["snapshots"]
+    worst = {k: 0.0 for k in NEAR_DUP_METRICS}
+    for r in rows:
+        t = truth[r["snapshot"]]["domains"][r["registered_domain"]]
+        if r["n_docs"] >= 50:
+            for k in NEAR_DUP_METRICS:
+                worst[k] = max(worst[k], abs(r[k] - t[k]))
+        assert r["n_near_dup_docs"] >= r["n_exact_dup_docs"]          # an exact copy is a near-duplicate too
+        assert 0.0 <= r["near_dup_removable_frac"] <= r["near_dup_frac"] <= 1.0
+        assert all(0.0 <= r[c] <= 1.0 for c in S.REP_SIGNALS)
+    print("max |audit - truth|:", worst)
+    assert max(worst.values()) <= 0.02, worst
+    planted = [t for s in truth.values() for t in s["domains"].values()]
+    assert max(t["near_dup_frac"] - t["exact_dup_frac"] for t in planted) > 0.2
+    assert max(t["cross_snapshot_near_dup_frac"] - t["cross_snapshot_dup_frac"] for t in planted) > 0.05
+    assert max(t["dup_line_frac"] for t in planted) > 0.2
+    families = [j for s in truth.values() for f in s["near_dup_families"] for j in f["jaccard_to_root"]]
+    assert min(families) < 0.6 and max(families) > 0.95
+
+
+def test_doc_signatures_kept_for_later_snapshots(audited):
+    sigs = read_table_arrow(audited["wh"], "doc_signatures")
+    snap = {r["snapshot"]: r["n_docs"] for r in table(audited["wh"], "snapshot_stats")}
+    counts = {}
+    for s in sigs.column("snapshot").to_pylist():
+        counts[s] = counts.get(s, 0) + 1
+    assert counts == {s: n for s, n in snap.items() if n}
+    assert {len(x) for x in sigs.column("signature").to_pylist()} == {128}
 
 
 def test_larger_planted_vocabulary_means_higher_entropy(audited):
@@ -127,7 +164,7 @@ def test_snapshot_stats_pool_the_domains(audited):
 
 def _key_numbers(wh):
     out = {}
-    for name in ("domain_stats", "snapshot_stats", "ingest_errors", "content_hashes"):
+    for name in ("domain_stats", "snapshot_stats", "ingest_errors", "content_hashes", "doc_signatures"):
         rows = [{k: v for k, v in r.items() if k != "run_id"} for r in table(wh, name)]
         out[name] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
     return out
@@ -136,7 +173,7 @@ def _key_numbers(wh):
 def test_rerun_replaces_partitions_without_duplicates(audited):
     before = _key_numbers(audited["wh"])
     args = [a if a != "all" else "CC-MAIN-2021-31" for a in audited["args"]]
-    args[args.index("spark.shuffle_partitions=2")] = "spark.shuffle_partitions=5"
+    args[args.index("spark.shuffle_partitions=2")] = "spark.shuffle_partitions=16"  # same numbers, 2 or 16
     assert audited["job"].main(args) == 0
     assert _key_numbers(audited["wh"]) == before
     assert len(table(audited["wh"], "audit_runs")) == 4
@@ -226,6 +263,8 @@ def test_year_stats_pool_the_snapshots_of_each_year(audited):
         y = years[s["year"]]
         assert y["n_snapshots"] == 1 and y["n_docs"] == s["n_docs"]
         assert y["exact_dup_frac"] == pytest.approx(s["exact_dup_frac"])
+        for k in ("near_dup_frac", "cross_snapshot_near_dup_frac", "dup_line_frac"):
+            assert y[k] == pytest.approx(s[k]), k
         assert y["entropy_budget_met"] == s["entropy_budget_met"]
         if s["entropy_budget_met"]:  # one snapshot in the year: the year's sample is the snapshot's sample
             assert y["entropy_chao_shen_bits"] == pytest.approx(s["entropy_chao_shen_bits"], abs=1e-9)

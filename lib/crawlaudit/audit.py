@@ -4,9 +4,10 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from crawlaudit import dedup, entropy
+from crawlaudit import dedup, entropy, neardup, repetition
 from crawlaudit import schemas as S
 from crawlaudit.config import MetricsConfig
+from crawlaudit.neardup import NearDupParams
 from crawlaudit.domains import snapshot_year
 
 
@@ -22,6 +23,38 @@ def flag_documents(docs: DataFrame, prior_hashes: DataFrame) -> DataFrame:
     return narrow.transform(dedup.with_exact_dup_flag).transform(dedup.with_cross_snapshot_flag(prior_hashes))
 
 
+def flag_near_duplicates(flagged: DataFrame, docs: DataFrame, signals: DataFrame, prior_signatures: DataFrame,
+                         params: NearDupParams, line_min_repeats: int) -> DataFrame:
+    """``flagged`` + is_near_dup, component, is_cross_snapshot_near_dup, n_lines, n_dup_lines and the repetition
+    signals. ``signals``: ``signals.document_signals`` of ``docs``; ``prior_signatures``: doc_id, signature of
+    the earlier snapshots (same minhash_params)."""
+    edges = neardup.near_dup_edges(docs, signals, params)
+    cross = signals.transform(neardup.cross_snapshot_matches(prior_signatures, params)).withColumn(
+        S.IS_CROSS_SNAPSHOT_NEAR_DUP, F.lit(True))
+    lines = (
+        signals.join(flagged.select(S.SNAPSHOT, S.DOC_ID), S.DOC_ID)
+        .transform(repetition.with_line_dup_counts(line_min_repeats))
+        .select(S.DOC_ID, S.N_LINES, S.N_DUP_LINES, *S.REP_SIGNALS)
+    )
+    return (
+        flagged.transform(neardup.with_near_dup_flags(edges, params.max_component_rounds))
+        .join(cross, S.DOC_ID, "left")
+        .withColumn(S.IS_CROSS_SNAPSHOT_NEAR_DUP, F.coalesce(F.col(S.IS_CROSS_SNAPSHOT_NEAR_DUP), F.lit(False)))
+        .join(lines, S.DOC_ID, "left")
+    )
+
+
+def doc_signature_rows(flagged: DataFrame, signals: DataFrame, params: NearDupParams) -> DataFrame:
+    """The ``doc_signatures`` rows of a snapshot (documents with a signature), kept so later snapshots are
+    checked against this one without rereading it."""
+    return (
+        flagged.select(S.SNAPSHOT, S.DOC_ID, S.REGISTERED_DOMAIN).join(signals.select(S.DOC_ID, S.SIGNATURE), S.DOC_ID)
+        .where(F.col(S.SIGNATURE).isNotNull())
+        .withColumn(S.MINHASH_PARAMS, F.lit(params.hasher.params))
+        .select(*S.DOC_SIGNATURES_COLUMNS)
+    )
+
+
 def diversity_params(metrics: MetricsConfig) -> entropy.DiversityParams:
     return entropy.DiversityParams(
         bootstrap_replicates=metrics.bootstrap_replicates, seed=metrics.seed, mattr_window=metrics.mattr_window,
@@ -32,7 +65,7 @@ def diversity_params(metrics: MetricsConfig) -> entropy.DiversityParams:
 def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str) -> DataFrame:
     """One row per (snapshot, registered_domain), columns ``schemas.DOMAIN_STATS_COLUMNS``."""
     keys = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
-    dup = flagged.transform(dedup.duplication_stats(keys))
+    dup = flagged.transform(dedup.duplication_stats(keys)).join(flagged.transform(neardup.near_dup_stats(keys)), keys)
     ent = docs.transform(entropy.entropy_at_budget(keys, metrics.entropy_budget_tokens, diversity_params(metrics)))
     return (
         dup.join(ent, keys, "left")
@@ -59,14 +92,15 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
     )
     dup = flagged.transform(dedup.duplication_stats(keys)).join(
         flagged.groupBy(S.SNAPSHOT).agg(F.countDistinct(S.REGISTERED_DOMAIN).alias(S.N_DOMAINS)), keys
-    )
+    ).join(flagged.transform(neardup.near_dup_stats(keys)), keys)
     budget = metrics.snapshot_entropy_budget_tokens
     ent = docs.transform(entropy.entropy_at_budget(keys, budget, diversity_params(metrics)))
     zero = F.lit(0).cast("long")
     out = (
         inputs.join(errs, keys, "left").join(dup, keys, "left").join(ent, keys, "left")
         .fillna(0, subset=[S.N_FAILED_FILES, S.N_ERROR_RECORDS, S.N_DOCS, S.N_DOMAINS, S.N_TOKENS, S.N_CHARS_TOTAL,
-                           S.N_EXACT_DUP_DOCS, S.N_CROSS_SNAPSHOT_DUP_DOCS])
+                           S.N_EXACT_DUP_DOCS, S.N_CROSS_SNAPSHOT_DUP_DOCS, S.N_NEAR_DUP_DOCS, S.N_NEAR_DUP_CLUSTERS,
+                           S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES])
         .withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int"))
         .withColumn(S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))
         .withColumn(S.ERROR_FRAC, F.greatest(
@@ -99,9 +133,15 @@ def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: Metr
         F.count(F.lit(1)).alias(S.N_SNAPSHOTS), F.sum(S.N_DOCS).alias(S.N_DOCS), F.sum(S.N_TOKENS).alias(S.N_TOKENS),
         F.sum(S.N_EXACT_DUP_DOCS).alias(S.N_EXACT_DUP_DOCS),
         F.sum(S.N_CROSS_SNAPSHOT_DUP_DOCS).alias(S.N_CROSS_SNAPSHOT_DUP_DOCS),
+        *[F.sum(c).alias(c) for c in (S.N_NEAR_DUP_DOCS, S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES)],
     )
-    counts = counts.withColumn(S.EXACT_DUP_FRAC, F.col(S.N_EXACT_DUP_DOCS) / F.col(S.N_DOCS)).withColumn(
-        S.CROSS_SNAPSHOT_DUP_FRAC, F.col(S.N_CROSS_SNAPSHOT_DUP_DOCS) / F.col(S.N_DOCS))
+    counts = (
+        counts.withColumn(S.EXACT_DUP_FRAC, F.try_divide(S.N_EXACT_DUP_DOCS, S.N_DOCS))  # null for a year of 0 docs
+        .withColumn(S.CROSS_SNAPSHOT_DUP_FRAC, F.try_divide(S.N_CROSS_SNAPSHOT_DUP_DOCS, S.N_DOCS))
+        .withColumn(S.NEAR_DUP_FRAC, F.try_divide(S.N_NEAR_DUP_DOCS, S.N_DOCS))
+        .withColumn(S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, F.try_divide(S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_DOCS))
+        .withColumn(S.DUP_LINE_FRAC, F.try_divide(S.N_DUP_LINES, S.N_LINES))
+    )
     as_docs = token_samples.select(
         snapshot_year(S.SNAPSHOT).cast("string").alias("_year"), S.DOC_ID,
         F.array_join(S.TOKENS, " ").alias(S.TEXT), F.size(S.TOKENS).alias(S.N_TOKENS))

@@ -103,6 +103,32 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class DedupConfig:
+    """Near-duplicate and line-level duplication.
+
+    MinHash over word ``shingle_size``-grams of the normalized tokens, ``num_perm`` hash functions seeded by
+    ``seed``. LSH bands × rows are chosen for ``jaccard_threshold`` by minimizing
+    ``fp_weight`` · (false-positive area) + ``fn_weight`` · (false-negative area); every candidate pair is then
+    verified, so false positives cost only verification time and the default weighs misses more.
+    ``bucket_window``: in an LSH bucket sorted by doc_id, each document is paired with the next
+    ``bucket_window`` members (all pairs for buckets up to window + 1 documents; a bounded, connected chain for
+    the huge buckets of templated pages). ``max_component_rounds``: bound on the large-star/small-star rounds.
+    ``line_min_repeats``: a normalized line is a duplicate line when it occurs at least this often in the
+    snapshot (cc_net).
+    """
+
+    shingle_size: int = field(default=5, metadata=_rng(1, 32))
+    num_perm: int = field(default=128, metadata=_rng(16, 1024))
+    seed: int = field(default=42, metadata=_rng(0))
+    jaccard_threshold: float = field(default=0.8, metadata=_rng(0.05, 1.0))
+    fp_weight: float = field(default=0.1, metadata=_rng(0, 1))
+    fn_weight: float = field(default=0.9, metadata=_rng(0, 1))
+    bucket_window: int = field(default=100, metadata=_rng(1))
+    max_component_rounds: int = field(default=60, metadata=_rng(2))
+    line_min_repeats: int = field(default=3, metadata=_rng(2))
+
+
+@dataclass(frozen=True)
 class QualityConfig:
     """``max_error_fraction``: the run fails when the share of failed files, or of damaged records among
     all conversion records, passes this."""
@@ -123,6 +149,7 @@ class Config:
     input: InputConfig = field(default_factory=InputConfig)
     domains: DomainsConfig = field(default_factory=DomainsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 

@@ -27,6 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from crawlaudit.config import parse_snapshot
+from crawlaudit.text import normalize_for_hash
 
 DEFAULT_SNAPSHOTS = (
     "CC-MAIN-2019-35", "CC-MAIN-2020-34", "CC-MAIN-2021-31",
@@ -36,6 +37,14 @@ SUFFIXES = ("com", "org", "net", "co.uk", "de", "com.au", "fr", "io", "blogspot.
 VOCAB_LEVELS = (150, 600, 2500, 10000)
 DUP_RATES = (0.0, 0.05, 0.12, 0.25, 0.4)
 REUSE_RATES = (0.0, 0.06, 0.15, 0.3)
+NEAR_DUP_RATES = (0.0, 0.1, 0.25, 0.4)        # share of a domain's documents planted in near-duplicate families
+REPOST_RATES = (0.0, 0.08, 0.2)               # lightly edited reposts of the domain's earlier pages
+BOILERPLATE_RATES = (0.0, 0.3, 0.6, 0.9)      # share of a domain's pages carrying its header and footer lines
+EDIT_RATE_MAX = 0.06                          # per-word edit probability of a family member: Jaccard ≈ 0.5-1.0
+REPOST_EDIT_RATE = (0.002, 0.008)             # reposts stay clear of the 0.8 threshold (Jaccard ≳ 0.92)
+SHINGLE_SIZE = 5
+NEAR_DUP_THRESHOLD = 0.8
+LINE_MIN_REPEATS = 3
 ZIPF_EXPONENT = 1.1
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 
@@ -69,6 +78,10 @@ class _Domain:
     reuse_rate: float
     base_docs: int
     syndicates_from: int | None
+    near_dup_rate: float = 0.0
+    repost_rate: float = 0.0
+    boilerplate_rate: float = 0.0
+    boilerplate: tuple[str, str] = ("", "")
     words: list[str] = field(repr=False, default_factory=list)
     weights: np.ndarray | None = field(repr=False, default=None)
 
@@ -98,7 +111,12 @@ def _domains(spec: CorpusSpec, rng: random.Random, pool: list[str]) -> list[_Dom
             base_docs=rng.randint(*spec.docs_per_domain),
             syndicates_from=(i + 1) % spec.n_domains if i % 7 == 3 and spec.n_domains > 1 else None,
             words=rng.sample(pool, v), weights=weights / weights.sum(),
+            near_dup_rate=NEAR_DUP_RATES[(i + i // 4) % len(NEAR_DUP_RATES)],
+            repost_rate=REPOST_RATES[(i // 2 + 1) % len(REPOST_RATES)],
+            boilerplate_rate=BOILERPLATE_RATES[(i // 2 + 1) % len(BOILERPLATE_RATES)],
         )
+        nav = " | ".join(w.capitalize() for w in rng.sample(pool, 6))
+        d.boilerplate = (f"{name.capitalize()} {nav}", f"Copyright {rd} all rights reserved {rng.choice(pool)} {rng.choice(pool)}")
         out.append(d)
     return out
 
@@ -130,6 +148,25 @@ def _variant(text: str, rng: random.Random) -> str:
     return f"{rng.randint(1, 28)}.{rng.randint(1, 12)}.{rng.randint(1990, 2030)} - " + text
 
 
+def _edited(text: str, rate: float, words: list[str], rng: random.Random) -> str:
+    """A near-duplicate: each word substituted, deleted or followed by an inserted word with probability ``rate``
+    (one third each); line structure kept."""
+    lines = []
+    for line in text.split("\n"):
+        out = []
+        for w in line.split(" "):
+            r = rng.random()
+            if r >= rate:
+                out.append(w)
+            elif r < rate / 3:
+                out.append(rng.choice(words))        # substitution
+            elif r >= 2 * rate / 3:
+                out.extend((w, rng.choice(words)))   # insertion
+            # else: deletion
+        lines.append(" ".join(out))
+    return "\n".join(lines)
+
+
 class _Generator:
     def __init__(self, spec: CorpusSpec, texts: list[str] | None = None):
         self.spec = spec
@@ -142,8 +179,9 @@ class _Generator:
         self.contents: dict[int, str] = {}
         self.domain_contents: dict[str, list[int]] = defaultdict(list)
         self.url_counter = Counter()
+        self.families: dict[str, list[list[_Doc]]] = defaultdict(list)  # snapshot → near-dup families, root first
 
-    def _fresh(self, d: _Domain) -> int:
+    def _fresh(self, d: _Domain, boilerplate: bool = True) -> int:
         cid = self.next_content
         self.next_content += 1
         if self.texts:
@@ -152,8 +190,22 @@ class _Generator:
             n = self.rng.randint(*self.spec.doc_tokens)
             idx = self.np_rng.choice(d.vocab_size, size=n, p=d.weights)
             text = _sentences([d.words[k] for k in idx], self.rng)
+        if boilerplate and self.rng.random() < d.boilerplate_rate:
+            text = f"{d.boilerplate[0]}\n{text}\n{d.boilerplate[1]}"
         self.contents[cid] = text
         return cid
+
+    def _near_copy(self, d: _Domain, cid: int, rate: float) -> int:
+        """New content: an edited copy of content ``cid`` that differs from it after normalization."""
+        original = normalize_for_hash(self.contents[cid])
+        while True:
+            text = _edited(self.contents[cid], rate, d.words, self.rng)
+            if normalize_for_hash(text) != original:
+                break
+        new = self.next_content
+        self.next_content += 1
+        self.contents[new] = text
+        return new
 
     def _url(self, d: _Domain, year: int) -> str:
         host = self.rng.choice(d.hosts)
@@ -172,6 +224,22 @@ class _Generator:
             docs: list[_Doc] = []
             for cid in self.rng.sample(earlier, n_reuse):
                 docs.append(_Doc(cid, _variant(self.contents[cid], self.rng), self._url(d, year), d.registered_domain))
+            if index > 0:  # lightly edited reposts of earlier pages (cross-snapshot near-duplicates)
+                for cid in self.rng.sample(earlier, min(round(d.repost_rate * n), len(earlier))):
+                    new = self._near_copy(d, cid, self.rng.uniform(*REPOST_EDIT_RATE))
+                    docs.append(_Doc(new, self.contents[new], self._url(d, year), d.registered_domain))
+            fam_docs, n_fam = 0, round(d.near_dup_rate * n)
+            while fam_docs + 2 <= n_fam and len(docs) + 2 <= n:  # near-duplicate families, Jaccard ~0.5-1.0
+                size = min(self.rng.choice((2, 2, 3, 4)), n_fam - fam_docs)
+                root = self._fresh(d)
+                new_contents[d.registered_domain].append(root)
+                family = [_Doc(root, self.contents[root], self._url(d, year), d.registered_domain)]
+                for _ in range(size - 1):
+                    new = self._near_copy(d, root, self.rng.uniform(0.005, EDIT_RATE_MAX))
+                    family.append(_Doc(new, self.contents[new], self._url(d, year), d.registered_domain))
+                docs.extend(family)
+                self.families[snapshot].append(family)
+                fam_docs += size
             dup_docs = 0
             while dup_docs + 2 <= n_dup and len(docs) + 2 <= n:
                 size = 3 if n_dup - dup_docs >= 5 and self.rng.random() < 0.4 else 2
@@ -200,14 +268,114 @@ class _Generator:
         return [doc for docs in per_domain.values() for doc in docs]
 
 
-def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain]) -> dict:
+def shingle_sets(texts: list[str] | None, k: int = SHINGLE_SIZE,
+                 tokens: list[list[str]] | None = None) -> list[np.ndarray]:
+    """Word k-gram sets of the normalized texts (a text shorter than k words: its whole word sequence), each as
+    the sorted distinct Python hashes of its k-gram tuples: independent of the audit's hashing, and exact up to
+    64-bit collisions (only ever compared within one process). ``tokens``: the normalized words, if at hand."""
+    out = []
+    for toks in tokens if tokens is not None else (normalize_for_hash(t).split() for t in texts):
+        grams = {hash(tuple(toks[j:j + k])) for j in range(max(len(toks) - k + 1, 1))} if toks else set()
+        out.append(np.unique(np.fromiter(grams, dtype=np.int64, count=len(grams))))
+    return out
+
+
+def jaccard_pairs(sets_a: list[np.ndarray], sets_b: list[np.ndarray] | None = None, min_jaccard: float = 0.0):
+    """Exact Jaccard similarity of every pair of sets sharing an element, by brute force (a sparse product).
+
+    Returns (rows, cols, jaccard) arrays: pairs (i, j) with i < j within ``sets_a`` when ``sets_b`` is None,
+    else pairs of ``sets_a[i]`` and ``sets_b[j]``; only those with jaccard >= ``min_jaccard`` (and > 0).
+    """
+    from scipy import sparse
+
+    groups = [sets_a] if sets_b is None else [sets_a, sets_b]
+    values = np.concatenate([x for g in groups for x in g] + [np.zeros(0, np.int64)])
+    _, cols = np.unique(values, return_inverse=True)
+    n_cols = int(cols.max()) + 1 if cols.size else 0
+    mats, start = [], 0
+    for g in groups:
+        sizes = np.fromiter((len(x) for x in g), dtype=np.int64, count=len(g))
+        rows = np.repeat(np.arange(len(g)), sizes)
+        c = cols[start:start + rows.size]
+        start += rows.size
+        mats.append((sparse.csr_matrix((np.ones(rows.size, np.float32), (rows, c)), shape=(len(g), n_cols)), sizes))
+    (xa, size_a), (xb, size_b) = mats[0], mats[-1]
+    inter = (xa @ xb.T).tocoo()
+    i, j, n = inter.row, inter.col, inter.data
+    if sets_b is None:
+        keep = i < j
+        i, j, n = i[keep], j[keep], n[keep]
+    jac = n / (size_a[i] + size_b[j] - n)
+    keep = jac >= max(min_jaccard, 1e-12)
+    return i[keep], j[keep], jac[keep]
+
+
+def _near_dup_truth(snapshots: list[tuple[str, list[_Doc]]]) -> dict:
+    """Per snapshot and domain, by brute force on the written texts: near_dup_frac, near_dup_removable_frac,
+    cross_snapshot_near_dup_frac (Jaccard >= NEAR_DUP_THRESHOLD on SHINGLE_SIZE-word shingles) and
+    dup_line_frac (normalized lines occurring >= LINE_MIN_REPEATS times in the snapshot)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    out: dict = {}
+    earlier: list[np.ndarray] = []
+    for snapshot, docs in snapshots:
+        doc_lines = [[x for x in (normalize_for_hash(line) for line in d.text.split("\n")) if x] for d in docs]
+        sets = shingle_sets(None, tokens=[" ".join(lines).split() for lines in doc_lines])
+        i, j, _ = jaccard_pairs(sets, min_jaccard=NEAR_DUP_THRESHOLD)
+        n = len(docs)
+        has_near = np.zeros(n, bool)
+        has_near[i] = has_near[j] = True
+        _, label = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
+        cross = np.zeros(n, bool)
+        if earlier:
+            ci, _, _ = jaccard_pairs(sets, earlier, min_jaccard=NEAR_DUP_THRESHOLD)
+            cross[ci] = True
+        line_counts = Counter(x for lines in doc_lines for x in lines)
+        by_domain: dict[str, list[int]] = defaultdict(list)
+        for k, d in enumerate(docs):
+            by_domain[d.domain].append(k)
+        rows = {}
+        for rd, idx in by_domain.items():
+            n_lines = sum(len(doc_lines[k]) for k in idx)
+            n_dup_lines = sum(line_counts[x] >= LINE_MIN_REPEATS for k in idx for x in doc_lines[k])
+            rows[rd] = {
+                "near_dup_frac": float(has_near[idx].mean()),
+                "near_dup_removable_frac": (len(idx) - len(set(label[idx]))) / len(idx),
+                "cross_snapshot_near_dup_frac": float(cross[idx].mean()),
+                "dup_line_frac": n_dup_lines / n_lines if n_lines else 0.0,
+            }
+        out[snapshot] = rows
+        earlier.extend(sets)
+    return out
+
+
+def _family_truth(families: list[list[_Doc]]) -> list[dict]:
+    """Each planted family: its domain, URLs (root first) and the exact Jaccard of each member to the root."""
+    out = []
+    for fam in families:
+        sets = shingle_sets([d.text for d in fam])
+        jac = [len(np.intersect1d(sets[0], st)) / len(np.union1d(sets[0], st)) for st in sets[1:]]
+        out.append({"domain": fam[0].domain, "urls": [d.url for d in fam], "jaccard_to_root": [round(x, 4) for x in jac]})
+    return out
+
+
+def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
+           families: dict[str, list[list[_Doc]]] | None = None) -> dict:
     vocab = {d.registered_domain: d for d in domains}
     seen_before: set[int] = set()
     out = {"definitions": {
         "exact_dup_frac": "share of the domain's documents whose content occurs in >= 2 documents of the snapshot",
         "cross_snapshot_dup_frac": "share of the domain's documents whose content occurs in an earlier snapshot",
         "vocab_size": "number of word types the domain's generator draws from (Zipf, exponent %.2f)" % ZIPF_EXPONENT,
+        "near_dup_frac": "share of the domain's documents with another document of the snapshot at exact Jaccard "
+                         f">= {NEAR_DUP_THRESHOLD} on {SHINGLE_SIZE}-word shingles of the normalized text (brute force)",
+        "near_dup_removable_frac": "(documents - clusters among them) / documents; clusters: connected components "
+                                   "of the near-duplicate pairs",
+        "cross_snapshot_near_dup_frac": "share of the domain's documents with a near-duplicate in an earlier snapshot",
+        "dup_line_frac": f"share of the domain's normalized lines occurring >= {LINE_MIN_REPEATS} times in the snapshot",
     }, "snapshots": {}}
+    near = _near_dup_truth(snapshots)
     for snapshot, docs in snapshots:
         counts = Counter(doc.content_id for doc in docs)
         by_domain: dict[str, list[_Doc]] = defaultdict(list)
@@ -224,8 +392,13 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain]) -> d
                 "vocab_size": d.vocab_size,
                 "planted_dup_rate": d.dup_rate,
                 "planted_reuse_rate": d.reuse_rate,
+                "planted_near_dup_rate": d.near_dup_rate,
+                "planted_repost_rate": d.repost_rate,
+                "planted_boilerplate_rate": d.boilerplate_rate,
+                **near[snapshot][rd],
             }
-        out["snapshots"][snapshot] = {"year": parse_snapshot(snapshot)[0], "n_docs": len(docs), "domains": rows}
+        out["snapshots"][snapshot] = {"year": parse_snapshot(snapshot)[0], "n_docs": len(docs), "domains": rows,
+                                      "near_dup_families": _family_truth((families or {}).get(snapshot, []))}
         seen_before.update(counts)
     return out
 
@@ -266,6 +439,17 @@ def _uuid(rng: random.Random) -> str:
     return f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"
 
 
+def generate_documents(spec: CorpusSpec = CorpusSpec()) -> dict[str, list[tuple[str, str, str]]]:
+    """The documents ``write_corpus`` would write, in memory: snapshot → [(url, registered_domain, text)]."""
+    gen = _Generator(spec)
+    out = {}
+    for i, snapshot in enumerate(sorted(spec.snapshots)):
+        docs = gen.snapshot_docs(snapshot, i)
+        gen.rng.shuffle(docs)
+        out[snapshot] = [(d.url, d.domain, d.text) for d in docs]
+    return out
+
+
 def write_corpus(out_dir: str | Path, spec: CorpusSpec = CorpusSpec(), texts: list[str] | None = None) -> dict:
     """Write the WET files, a ``wet.paths.gz`` per snapshot and ``ground_truth.json`` under ``out_dir``.
 
@@ -281,7 +465,7 @@ def write_corpus(out_dir: str | Path, spec: CorpusSpec = CorpusSpec(), texts: li
         gen.rng.shuffle(docs)
         produced.append((snapshot, docs))
         _write_snapshot(out, snapshot, docs, spec.files_per_snapshot, gen.rng)
-    truth = _truth(produced, gen.domains)
+    truth = _truth(produced, gen.domains, gen.families)
     truth["spec"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()}
     truth["source"] = "texts" if texts else "zipf"
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
@@ -330,17 +514,22 @@ def generated_texts(n: int, seed: int = 0) -> list[str]:
     long tail, used by ``simulate-collapse`` when no real texts are given."""
     gen = _Generator(CorpusSpec(n_domains=len(VOCAB_LEVELS), seed=seed))
     rich = gen.domains[len(VOCAB_LEVELS) - 1]
-    return [gen.contents[gen._fresh(rich)] for _ in range(n)]
+    return [gen.contents[gen._fresh(rich, boilerplate=False)] for _ in range(n)]
+
+
+TRUTH_METRICS = ("exact_dup_frac", "cross_snapshot_dup_frac", "near_dup_frac", "near_dup_removable_frac",
+                 "cross_snapshot_near_dup_frac", "dup_line_frac")
 
 
 def compare_with_truth(domain_rows: list[dict], truth: dict, min_docs: int = 50) -> dict:
     """Compare audited ``domain_stats`` rows with a corpus's ground truth.
 
-    Returns the largest absolute deviations of exact_dup_frac and cross_snapshot_dup_frac over the
+    Returns the largest absolute deviations of the duplication shares (``TRUTH_METRICS``) over the
     (snapshot, domain) pairs with at least ``min_docs`` documents, the pairs whose n_docs differ, and the mean
-    entropy per planted vocabulary size (which should increase with it).
+    entropy per planted vocabulary size (which should increase with it). A truth file written before a metric
+    was planted simply lacks it: that metric is not compared.
     """
-    worst = {"exact_dup_frac": 0.0, "cross_snapshot_dup_frac": 0.0}
+    worst = {k: 0.0 for k in TRUTH_METRICS}
     n_checked, n_docs_mismatch, missing = 0, [], []
     entropy_by_vocab: dict[int, list[float]] = defaultdict(list)
     audited = {(r["snapshot"], r["registered_domain"]): r for r in domain_rows}
@@ -356,7 +545,8 @@ def compare_with_truth(domain_rows: list[dict], truth: dict, min_docs: int = 50)
             if r["n_docs"] >= min_docs:
                 n_checked += 1
                 for k in worst:
-                    worst[k] = max(worst[k], abs(r[k] - t[k]))
+                    if k in t:
+                        worst[k] = max(worst[k], abs(r[k] - t[k]))
             if r.get("entropy_budget_met") and t.get("vocab_size"):
                 entropy_by_vocab[t["vocab_size"]].append(r["entropy_bits"])
     return {

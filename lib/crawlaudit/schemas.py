@@ -119,17 +119,43 @@ RUN_ID = "run_id"
 IS_EXACT_DUP = "is_exact_dup"
 IS_CROSS_SNAPSHOT_DUP = "is_cross_snapshot_dup"
 
+# --- near-duplicates and repeated lines (neardup, repetition, signals) ----------------------------
+SIGNATURE = "signature"          # MinHash signature, num_perm uint32 values stored as int
+MINHASH_PARAMS = "minhash_params"  # shingle size, permutations, seed: signatures compare only within one value
+LINE_HASHES = "line_hashes"      # 64-bit hashes of a document's non-empty normalized lines
+SHINGLES = "shingles"            # a document's distinct shingle hashes (verification only, never stored)
+DOC_A, DOC_B = "doc_a", "doc_b"  # a candidate or verified pair, doc_a < doc_b
+JACCARD = "jaccard"
+COMPONENT = "component"          # smallest doc_id of the document's near-duplicate cluster
+IS_NEAR_DUP = "is_near_dup"
+IS_CROSS_SNAPSHOT_NEAR_DUP = "is_cross_snapshot_near_dup"
+REP_SIGNALS = ["rep_dup_line_char_frac", "rep_top_2gram_char_frac", "rep_top_3gram_char_frac",
+               "rep_top_4gram_char_frac"] + [f"rep_dup_{n}gram_char_frac" for n in range(5, 11)]
+N_NEAR_DUP_DOCS = "n_near_dup_docs"
+NEAR_DUP_FRAC = "near_dup_frac"
+N_NEAR_DUP_CLUSTERS = "n_near_dup_clusters"   # clusters among the group's documents (a singleton is one)
+NEAR_DUP_REMOVABLE_FRAC = "near_dup_removable_frac"
+N_CROSS_SNAPSHOT_NEAR_DUP_DOCS = "n_cross_snapshot_near_dup_docs"
+CROSS_SNAPSHOT_NEAR_DUP_FRAC = "cross_snapshot_near_dup_frac"
+N_LINES = "n_lines"
+N_DUP_LINES = "n_dup_lines"
+DUP_LINE_FRAC = "dup_line_frac"
+NEAR_DUP_COLUMNS = [N_NEAR_DUP_DOCS, NEAR_DUP_FRAC, N_NEAR_DUP_CLUSTERS, NEAR_DUP_REMOVABLE_FRAC,
+                    N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, CROSS_SNAPSHOT_NEAR_DUP_FRAC,
+                    N_LINES, N_DUP_LINES, DUP_LINE_FRAC, *REP_SIGNALS]
+DOC_SIGNATURES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, MINHASH_PARAMS, SIGNATURE]
+
 FIRST_SNAPSHOT = "first_snapshot"
 FIRST_URL = "first_url"
 
 DOMAIN_STATS_COLUMNS = [
     SNAPSHOT, YEAR, REGISTERED_DOMAIN, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
-    N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC,
+    N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
     ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, RUN_ID,
 ]
 SNAPSHOT_STATS_COLUMNS = [
     SNAPSHOT, YEAR, N_DOMAINS, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
-    N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC,
+    N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
     ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET,
     N_FILES, N_FAILED_FILES, N_RECORDS, N_ERROR_RECORDS, ERROR_FRAC, RUN_ID,
 ]
@@ -137,7 +163,8 @@ N_SNAPSHOTS = "n_snapshots"
 TOKENS = "tokens"
 YEAR_STATS_COLUMNS = [
     YEAR, N_SNAPSHOTS, N_DOCS, N_TOKENS, N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS,
-    CROSS_SNAPSHOT_DUP_FRAC, ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET,
+    CROSS_SNAPSHOT_DUP_FRAC, N_NEAR_DUP_DOCS, NEAR_DUP_FRAC, N_CROSS_SNAPSHOT_NEAR_DUP_DOCS,
+    CROSS_SNAPSHOT_NEAR_DUP_FRAC, N_LINES, N_DUP_LINES, DUP_LINE_FRAC, ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET,
 ]
 TOKEN_SAMPLES_COLUMNS = [SNAPSHOT, DOC_ID, TOKENS]
 INGEST_ERRORS_COLUMNS = [SNAPSHOT, FILE, OFFSET, RECORD_ID, ERROR_KIND, MESSAGE, RUN_ID]

@@ -48,6 +48,9 @@ def build(cfg: SparkConfig):
         "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
+        # plan descriptions kept for the UI are capped: the audit's plans are long, and Spark builds the string
+        # for every query (unbounded by default)
+        "spark.sql.maxPlanStringLength": "200000",
     }
     if cfg.driver_memory:
         conf["spark.driver.memory"] = cfg.driver_memory
@@ -61,3 +64,26 @@ def build(cfg: SparkConfig):
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+class Cached:
+    """Persist DataFrames for the length of a ``with`` block and release them all at its end, also on error, so
+    a long scheduled run auditing snapshot after snapshot does not accumulate cached data."""
+
+    def __init__(self):
+        self._frames = []
+
+    def __call__(self, df):
+        from pyspark import StorageLevel
+
+        self._frames.append(df.persist(StorageLevel.MEMORY_AND_DISK))
+        return self._frames[-1]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for df in reversed(self._frames):
+            df.unpersist()
+        self._frames.clear()
+        return False

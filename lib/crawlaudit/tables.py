@@ -2,6 +2,7 @@
 
 - ``domain_stats``, ``snapshot_stats``, ``ingest_errors``: partitioned by snapshot; an audit replaces its
   snapshot's partition with ``replaceWhere`` (a rerun leaves no duplicate rows).
+- ``doc_signatures``: each snapshot's MinHash signatures, partitioned by snapshot, read by later audits.
 - ``content_hashes``: MERGE, keeping for each hash the earliest snapshot that contained it.
 - ``audit_runs``: MERGE on run_id (the row goes from running to succeeded or failed).
 """
@@ -22,6 +23,7 @@ CONTENT_HASHES = "content_hashes"
 AUDIT_RUNS = "audit_runs"
 YEAR_STATS = "year_stats"
 TOKEN_SAMPLES = "token_samples"
+DOC_SIGNATURES = "doc_signatures"
 
 
 def table_path(warehouse: str, table: str) -> str:
@@ -69,6 +71,24 @@ def read_year(spark: SparkSession, warehouse: str, table: str, year: int) -> Dat
     """The rows of a snapshot-partitioned table whose snapshot falls in ``year``."""
     return spark.read.format("delta").load(table_path(warehouse, table)).where(
         F.col(S.SNAPSHOT).startswith(f"CC-MAIN-{int(year)}-"))
+
+
+def read_prior_signatures(spark: SparkSession, warehouse: str, snapshot: str, minhash_params: str) -> DataFrame:
+    """doc_id, signature of the documents of snapshots before ``snapshot`` signed with ``minhash_params``
+    (empty when none). Snapshots signed with other parameters cannot be compared and are left out, with a warning."""
+    import logging
+
+    path = table_path(warehouse, DOC_SIGNATURES)
+    if not _exists(spark, path):
+        return spark.createDataFrame([], f"{S.DOC_ID} string, {S.SIGNATURE} array<int>")
+    earlier = spark.read.format("delta").load(path).where(F.col(S.SNAPSHOT) < snapshot)
+    other = [r[0] for r in earlier.where(F.col(S.MINHASH_PARAMS) != minhash_params)
+             .select(S.SNAPSHOT).distinct().collect()]
+    if other:
+        logging.getLogger(__name__).warning(
+            "doc_signatures of %s were made with other dedup parameters than %s: not compared (re-audit them)",
+            ", ".join(sorted(other)), minhash_params)
+    return earlier.where(F.col(S.MINHASH_PARAMS) == minhash_params).select(S.DOC_ID, S.SIGNATURE)
 
 
 def read_prior_hashes(spark: SparkSession, warehouse: str, snapshot: str) -> DataFrame:

@@ -1,0 +1,72 @@
+"""Per-document duplication signals, computed in one pass over each document's text on the executors.
+
+One tokenizer pass per line gives both the word tokens (repetition signals) and the normalized lines (line
+hashes; their tokens, concatenated, are the normalized tokens MinHash shingles). Only compact columns come
+back to the JVM: the signature (num_perm ints), the line hashes and ten ratios per document, never the text.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
+
+from crawlaudit import schemas as S
+from crawlaudit.minhash import MinHasher
+from crawlaudit.repetition import SIGNAL_NAMES, repetition_signals, split_lines
+from crawlaudit.validation import require_columns
+
+SIGNALS_SCHEMA = StructType(
+    [StructField(S.DOC_ID, StringType(), False),
+     StructField(S.SIGNATURE, ArrayType(IntegerType(), False), True),
+     StructField(S.LINE_HASHES, ArrayType(LongType(), False), False)]
+    + [StructField(name, DoubleType(), False) for name in SIGNAL_NAMES]
+)
+
+
+def _list_array(values: np.ndarray, lengths: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    mask = None if valid is None else pa.array(~valid)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values), mask=mask)
+
+
+def signals_batch(doc_ids: list[str], texts: list[str | None], hasher: MinHasher) -> pa.RecordBatch:
+    """The ``SIGNALS_SCHEMA`` rows of one batch of documents."""
+    split = [split_lines(t) for t in texts]
+    lines = [ls for _, ls in split]
+    norm_tokens = [" ".join(ls).split() for ls in lines]
+    sigs, has_sig = hasher.signatures(norm_tokens)
+    rep, line_hashes = repetition_signals([toks for toks, _ in split], lines)
+    n = len(doc_ids)
+    columns = [
+        pa.array(doc_ids, pa.string()),
+        _list_array(sigs.view(np.int32).reshape(-1), np.full(n, hasher.num_perm), has_sig),
+        _list_array(np.concatenate(line_hashes) if n else np.zeros(0, np.int64),
+                    np.fromiter((len(h) for h in line_hashes), dtype=np.int64, count=n)),
+    ] + [pa.array(rep[:, i]) for i in range(rep.shape[1])]
+    return pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)
+
+
+def _arrow_schema() -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(SIGNALS_SCHEMA)
+
+
+_ARROW_SCHEMA = _arrow_schema()
+
+
+def document_signals(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
+    """Columns in: doc_id, text. Columns out: ``SIGNALS_SCHEMA`` (signature null when the text has no token)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield signals_batch(batch.column(S.DOC_ID).to_pylist(), batch.column(S.TEXT).to_pylist(), hasher)
+
+    def transform(docs: DataFrame) -> DataFrame:
+        require_columns(docs, [S.DOC_ID, S.TEXT], "document_signals")
+        return docs.select(S.DOC_ID, S.TEXT).mapInArrow(run, SIGNALS_SCHEMA)
+
+    return transform
