@@ -122,6 +122,20 @@ def test_cross_snapshot_matches_use_signature_agreement(spark):
     assert got == ["n1"]
 
 
+def test_cross_snapshot_buckets_are_capped_but_still_match(spark):
+    """A template seen 6 times before: only bucket_window earlier copies per bucket are compared, and one
+    verified match is enough."""
+    from crawlaudit.minhash import MinHasher
+
+    template = list(range(16))
+    params = NearDupParams(hasher=MinHasher(num_perm=16), threshold=0.8, bands=4, rows=4, bucket_window=2,
+                           max_component_rounds=10)
+    prior = spark.createDataFrame([(f"old{i}", template) for i in range(6)], SIG)
+    current = spark.createDataFrame([("n1", template), ("n2", list(range(100, 116)))], SIG)
+    got = [r.doc_id for r in current.transform(neardup.cross_snapshot_matches(prior, params)).collect()]
+    assert got == ["n1"]
+
+
 @pytest.fixture(scope="module")
 def planted_docs():
     """One snapshot of the planted corpus: ≥ 3,000 documents with near-duplicate families (Jaccard 0.4-1.0)."""
@@ -131,22 +145,25 @@ def planted_docs():
     return [(f"{i:06d}", text) for i, (_, _, text) in enumerate(docs)]
 
 
-def _edges(spark, docs, partitions):
+def _edges_and_clusters(spark, docs, partitions):
     previous = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     try:
         params = NearDupParams.from_config(DedupConfig())
         df = spark.createDataFrame(docs, "doc_id string, text string").repartition(3)
         sigs = df.transform(document_signals(params.hasher)).select(S.DOC_ID, S.SIGNATURE).cache()
-        edges = {(r.doc_a, r.doc_b): r.jaccard for r in neardup.near_dup_edges(df, sigs, params).collect()}
+        edges_df = neardup.near_dup_edges(df, sigs, params).localCheckpoint()
+        edges = {(r.doc_a, r.doc_b): r.jaccard for r in edges_df.collect()}
+        flagged = df.select(S.DOC_ID).transform(neardup.with_near_dup_flags(edges_df, params.max_component_rounds))
+        clusters = {r.doc_id: r.component for r in flagged.collect()}
         sigs.unpersist()
-        return edges
+        return edges, clusters
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", previous)
 
 
 def test_lsh_with_verification_against_brute_force_jaccard(spark, planted_docs):
-    reported = _edges(spark, planted_docs, 2)
+    reported, _ = _edges_and_clusters(spark, planted_docs, 2)
     sets = shingle_sets([t for _, t in planted_docs])
     i, j, jac = jaccard_pairs(sets, min_jaccard=0.5)
     truth = {(planted_docs[a][0], planted_docs[b][0]): x for a, b, x in zip(i, j, jac)}
@@ -164,6 +181,9 @@ def test_lsh_with_verification_against_brute_force_jaccard(spark, planted_docs):
         assert x == pytest.approx(truth[p], abs=1e-6)
 
 
-def test_same_edges_with_2_and_16_shuffle_partitions(spark, planted_docs):
+def test_same_edges_and_clusters_with_2_and_16_shuffle_partitions(spark, planted_docs):
     docs = planted_docs[:1200]
-    assert _edges(spark, docs, 2) == _edges(spark, docs, 16)
+    edges2, clusters2 = _edges_and_clusters(spark, docs, 2)
+    edges16, clusters16 = _edges_and_clusters(spark, docs, 16)
+    assert edges2 == edges16 and clusters2 == clusters16
+    assert len(set(clusters2.values())) < len(clusters2)  # some clusters have several members

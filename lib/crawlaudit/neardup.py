@@ -22,10 +22,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
 from crawlaudit import schemas as S
+from crawlaudit import text as T
 from crawlaudit.config import DedupConfig
 from crawlaudit.graph import connected_components
 from crawlaudit.minhash import MinHasher, optimal_bands
-from crawlaudit.repetition import split_lines
 from crawlaudit.validation import require_columns
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def shingle_sets(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            tokens = [" ".join(split_lines(t)[1]).split() for t in batch.column(S.TEXT).to_pylist()]
+            tokens = [T.normalize_tokens(T.tokenize(t)).split() for t in batch.column(S.TEXT).to_pylist()]
             sets = hasher.shingle_sets(tokens)
             offsets = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int32)
             values = np.concatenate(sets) if sets else np.zeros(0, np.int64)
@@ -145,7 +145,8 @@ def near_dup_edges(docs: DataFrame, sigs: DataFrame, params: NearDupParams) -> D
     """
     pairs = sigs.transform(candidate_pairs(params.bands, params.rows, params.bucket_window)).localCheckpoint()
     ids = pairs.select(F.col(S.DOC_A).alias(S.DOC_ID)).union(pairs.select(F.col(S.DOC_B).alias(S.DOC_ID))).distinct()
-    shingles = docs.join(ids, S.DOC_ID, "left_semi").transform(shingle_sets(params.hasher))
+    # the candidates' ids are broadcast to the texts, never the texts shuffled to the ids
+    shingles = docs.join(F.broadcast(ids), S.DOC_ID, "left_semi").transform(shingle_sets(params.hasher))
     return verify_exact(pairs, shingles, params.threshold)
 
 
@@ -178,7 +179,13 @@ def cross_snapshot_matches(prior_sigs: DataFrame, params: NearDupParams) -> Call
     def transform(sigs: DataFrame) -> DataFrame:
         require_columns(sigs, [S.DOC_ID, S.SIGNATURE], "cross_snapshot_matches")
         cur = _buckets(sigs, params.bands, params.rows)
-        old = _buckets(prior_sigs, params.bands, params.rows).withColumnRenamed(S.DOC_ID, "_prior")
+        # at most bucket_window earlier documents per bucket (the smallest doc_ids): one verified match is all a
+        # document needs, and a template repeated across snapshots must not make a current × prior explosion
+        old = (
+            _buckets(prior_sigs, params.bands, params.rows).groupBy(BAND, BAND_HASH)
+            .agg(F.slice(F.array_sort(F.collect_list(S.DOC_ID)), 1, params.bucket_window).alias("_priors"))
+            .select(BAND, BAND_HASH, F.explode("_priors").alias("_prior"))
+        )
         pairs = cur.join(old, [BAND, BAND_HASH]).select(S.DOC_ID, "_prior").distinct()
         with_sigs = (
             pairs.join(sigs.select(S.DOC_ID, F.col(S.SIGNATURE).alias("_s")), S.DOC_ID)

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
 from crawlaudit import schemas as S
+from crawlaudit import text as T
 from crawlaudit.minhash import MinHasher
 from crawlaudit.repetition import SIGNAL_NAMES, repetition_signals, split_lines
 from crawlaudit.validation import require_columns
@@ -49,13 +50,38 @@ def signals_batch(doc_ids: list[str], texts: list[str | None], hasher: MinHasher
     return pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)
 
 
-def _arrow_schema() -> pa.Schema:
+MINHASH_SCHEMA = StructType([SIGNALS_SCHEMA[S.DOC_ID], SIGNALS_SCHEMA[S.SIGNATURE]])
+
+
+def _arrow_schema(schema: StructType) -> pa.Schema:
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return to_arrow_schema(SIGNALS_SCHEMA)
+    return to_arrow_schema(schema)
 
 
-_ARROW_SCHEMA = _arrow_schema()
+_ARROW_SCHEMA = _arrow_schema(SIGNALS_SCHEMA)
+_MINHASH_ARROW_SCHEMA = _arrow_schema(MINHASH_SCHEMA)
+
+
+def minhash_signatures(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
+    """Columns in: doc_id, text. Columns out: doc_id, signature only (one tokenizer pass per document): for
+    near-duplicate work without the line and repetition signals (``scripts/bench_dedup.py``)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            tokens = [T.normalize_tokens(T.tokenize(t)).split() for t in batch.column(S.TEXT).to_pylist()]
+            sigs, has_sig = hasher.signatures(tokens)
+            n = len(tokens)
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(S.DOC_ID),
+                 _list_array(sigs.view(np.int32).reshape(-1), np.full(n, hasher.num_perm), has_sig)],
+                schema=_MINHASH_ARROW_SCHEMA)
+
+    def transform(docs: DataFrame) -> DataFrame:
+        require_columns(docs, [S.DOC_ID, S.TEXT], "minhash_signatures")
+        return docs.select(S.DOC_ID, S.TEXT).mapInArrow(run, MINHASH_SCHEMA)
+
+    return transform
 
 
 def document_signals(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
