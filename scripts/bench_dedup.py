@@ -7,7 +7,8 @@ same run:
   datasketch     single process: shingles → MinHash (update_batch) → MinHashLSH insert + query, same threshold
                  and permutations; its candidates are NOT verified
   crawlaudit     Spark local[P]: MinHash signatures → LSH banding → exact verification of every candidate →
-                 connected components; and, for reference, the job's per-document pass, which computes the
+                 connected components (identical signatures accepted, far ones rejected, the rest by exact
+                 Jaccard); and, for reference, the job's per-document pass, which computes the
                  signatures together with the line hashes and repetition signals
 Prints docs/s per stage, per core, the ratio to datasketch per core, peak memory and pair counts.
 
@@ -108,12 +109,7 @@ def crawlaudit_pipeline(docs, procs: int) -> dict:
             neardup.candidate_pairs(params.bands, params.rows, params.bucket_window)).localCheckpoint())
         out["candidate_pairs"] = pairs.count()
 
-        def verify():
-            ids = pairs.select(pairs[S.DOC_A].alias(S.DOC_ID)).union(pairs.select(pairs[S.DOC_B].alias(S.DOC_ID))).distinct()
-            shingles = df.join(ids, S.DOC_ID, "left_semi").transform(neardup.shingle_sets(params.hasher))
-            return neardup.verify_exact(pairs, shingles, params.threshold).localCheckpoint()
-
-        edges = timed("verification", verify)
+        edges = timed("verification", lambda: neardup.verify_candidates(df, sigs, pairs, params).localCheckpoint())
         out["verified_pairs"] = edges.count()
         flagged = timed("components", lambda: df.select(S.DOC_ID).transform(
             neardup.with_near_dup_flags(edges, params.max_component_rounds)).localCheckpoint())

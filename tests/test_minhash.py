@@ -69,3 +69,15 @@ def test_lsh_parameters_minimize_the_weighted_error():
     assert collision_probability(0.85, b, r) > collision_probability(0.85, 9, 13)
     assert collision_probability(np.array([0.0, 1.0]), b, r).tolist() == [0.0, 1.0]
     assert collision_probability(0.8, 1, 1) == pytest.approx(0.8)
+
+
+def test_token_hashes_are_fnv1a_of_the_utf8_bytes():
+    from crawlaudit.minhash import token_hashes
+
+    h = token_hashes(["a", "", "été", "a"])
+    assert int(h[0]) == 0xAF63DC4C8601EC8C            # FNV-1a 64 of b"a" (published test vector)
+    assert int(h[1]) == 0xCBF29CE484222325            # of the empty string: the offset basis
+    assert h[0] == h[3] and h[2] != h[0]
+    assert token_hashes([]).size == 0
+    with pytest.raises(ValueError, match="NUL"):
+        token_hashes(["a\x00b"])

@@ -6,8 +6,7 @@ punctuation), so pages that differ only in dates or counters are identical here 
 all falling into one bucket (the empty-shingle-set trap of text-dedup #77); a document with no token has no
 signature and is never a near-duplicate.
 
-Hashing is stable across processes and machines: tokens by ``pandas.util.hash_array`` (SipHash with a fixed
-key), shingles by a multiply-accumulate over their tokens' hashes finished with the splitmix64 mixer, and
+Hashing is stable across processes and machines: tokens by 64-bit FNV-1a over their UTF-8 bytes, shingles by a multiply-accumulate over their tokens' hashes finished with the splitmix64 mixer, and
 permutation ``p`` as ``(a_p · h + b_p) mod 2^64``, top 32 bits (multiply-shift hashing, odd random ``a_p``
 drawn from ``seed``). All in uint64 arithmetic, which wraps modulo 2^64 by design. The loops are compiled
 with numba (cached on disk): 13× faster than the same arithmetic as numpy array expressions, which spend their
@@ -19,13 +18,36 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-import pandas as pd
 
 def token_hashes(tokens: list[str]) -> np.ndarray:
-    """Stable uint64 hash of each token (SipHash-2-4, fixed key)."""
+    """Stable uint64 hash of each string (64-bit FNV-1a over its UTF-8 bytes), for tokens and normalized lines.
+
+    The strings are joined with NUL bytes and hashed by one compiled pass: 8× faster than
+    ``pandas.util.hash_array`` on object arrays. Strings must not contain NUL (tokens and normalized lines never do).
+    """
     if not tokens:
         return np.zeros(0, dtype=np.uint64)
-    return pd.util.hash_array(np.asarray(tokens, dtype=object), categorize=True)
+    buf = np.frombuffer("\x00".join(tokens).encode("utf-8"), dtype=np.uint8)
+    if np.count_nonzero(buf == 0) != len(tokens) - 1:
+        raise ValueError("token_hashes: a string contains a NUL byte")
+    return _fnv1a_units(buf, len(tokens))
+
+
+@numba.njit(cache=True, nogil=True)
+def _fnv1a_units(buf, n_units):
+    out = np.empty(n_units, dtype=np.uint64)
+    h = np.uint64(0xCBF29CE484222325)
+    k = 0
+    for i in range(buf.size):
+        c = buf[i]
+        if c == 0:
+            out[k] = h
+            k += 1
+            h = np.uint64(0xCBF29CE484222325)
+        else:
+            h = (h ^ np.uint64(c)) * np.uint64(0x100000001B3)
+    out[k] = h
+    return out
 
 
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -100,7 +122,7 @@ class MinHasher:
     @property
     def params(self) -> str:
         """Identifies signatures that can be compared with each other."""
-        return f"k{self.shingle_size}-p{self.num_perm}-s{self.seed}-v1"
+        return f"k{self.shingle_size}-p{self.num_perm}-s{self.seed}-v2"
 
     def shingles(self, docs_tokens: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
         """(shingle hashes uint64, per-document bounds into them) for a batch of token lists."""
