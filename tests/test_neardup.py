@@ -1,13 +1,14 @@
 """Near-duplicate steps on hand-made DataFrames, and LSH + verification against brute-force Jaccard."""
-import numpy as np
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from crawlaudit import neardup, repetition
 from crawlaudit import schemas as S
 from crawlaudit.config import DedupConfig
 from crawlaudit.corpus import CorpusSpec, generate_documents, jaccard_pairs, shingle_sets
 from crawlaudit.graph import connected_components
+from crawlaudit.minhash import MinHasher
 from crawlaudit.neardup import NearDupParams
 from crawlaudit.signals import document_signals
 
@@ -99,7 +100,7 @@ def test_near_dup_stats_on_paper(spark):
            "is_cross_snapshot_near_dup boolean, n_lines int, n_dup_lines bigint, rep_dup_line_char_frac double"
     df = spark.createDataFrame(rows, cols)
     for c in S.REP_SIGNALS[1:]:
-        df = df.withColumn(c, __import__("pyspark.sql.functions", fromlist=["lit"]).lit(rep[c]))
+        df = df.withColumn(c, F.lit(rep[c]))
     got = {r.registered_domain: r.asDict() for r in df.transform(neardup.near_dup_stats([S.REGISTERED_DOMAIN])).collect()}
     a = got["a.com"]
     assert (a[S.N_NEAR_DUP_DOCS], a[S.NEAR_DUP_FRAC], a[S.N_NEAR_DUP_CLUSTERS]) == (3, 0.75, 2)
@@ -114,7 +115,7 @@ def test_cross_snapshot_matches_use_signature_agreement(spark):
     base = list(range(16))
     close = base[:14] + [90, 91]            # 14/16 = 0.875 agree, shares bands 0-2 of 4
     far = base[:4] + list(range(50, 62))    # shares band 0 only, 4/16 agree
-    params = NearDupParams(hasher=__import__("crawlaudit.minhash", fromlist=["MinHasher"]).MinHasher(num_perm=16),
+    params = NearDupParams(hasher=MinHasher(num_perm=16),
                            threshold=0.8, bands=4, rows=4, bucket_window=10, max_component_rounds=10)
     prior = spark.createDataFrame([("old1", base)], SIG)
     current = spark.createDataFrame([("n1", close), ("n2", far), ("n3", list(range(200, 216)))], SIG)
@@ -125,8 +126,6 @@ def test_cross_snapshot_matches_use_signature_agreement(spark):
 def test_cross_snapshot_buckets_are_capped_but_still_match(spark):
     """A template seen 6 times before: only bucket_window earlier copies per bucket are compared, and one
     verified match is enough."""
-    from crawlaudit.minhash import MinHasher
-
     template = list(range(16))
     params = NearDupParams(hasher=MinHasher(num_perm=16), threshold=0.8, bands=4, rows=4, bucket_window=2,
                            max_component_rounds=10)

@@ -102,7 +102,7 @@ def shingle_sets(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            tokens = [T.normalize_tokens(T.tokenize(t)).split() for t in batch.column(S.TEXT).to_pylist()]
+            tokens = [T.normalize_for_hash(t).split() for t in batch.column(S.TEXT).to_pylist()]
             sets = hasher.shingle_sets(tokens)
             offsets = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int32)
             values = np.concatenate(sets) if sets else np.zeros(0, np.int64)

@@ -69,7 +69,7 @@ def minhash_signatures(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            tokens = [T.normalize_tokens(T.tokenize(t)).split() for t in batch.column(S.TEXT).to_pylist()]
+            tokens = [T.normalize_for_hash(t).split() for t in batch.column(S.TEXT).to_pylist()]
             sigs, has_sig = hasher.signatures(tokens)
             n = len(tokens)
             yield pa.RecordBatch.from_arrays(
