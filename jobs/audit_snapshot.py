@@ -1,9 +1,10 @@
 """Audit Common Crawl snapshots into Delta tables.
 
 For each snapshot: read its WET files (manifest + base URL, or local paths), compute per registered domain and
-pooled per snapshot the exact, near-duplicate, line-level and cross-snapshot duplication and the vocabulary
-entropy at a fixed token budget, and replace the snapshot's partitions of domain_stats, snapshot_stats,
-doc_signatures and ingest_errors; extend content_hashes; log the run in audit_runs. Exits 1 if any snapshot failed, 2 on a usage or config error.
+pooled per snapshot the exact, near-duplicate, line-level and cross-snapshot duplication, the vocabulary
+entropy at a fixed token budget and the AI-generated share (with its interval), and replace the snapshot's
+partitions of domain_stats, snapshot_stats, doc_signatures, doc_scores and ingest_errors; extend content_hashes;
+recompute the year's year_stats; log the run in audit_runs. Exits 1 if any snapshot failed, 2 on a usage or config error.
 
 Local mode:
   python jobs/audit_snapshot.py --config conf/local.yaml --snapshot all
@@ -16,6 +17,7 @@ import logging
 import sys
 
 from crawlaudit import audit, cli, dedup, ingest, quality, session, signals, tables
+from crawlaudit.synthetic_step import SyntheticStep
 from crawlaudit.errors import CrawlauditError
 from crawlaudit.neardup import NearDupParams
 from crawlaudit.runs import AuditRun
@@ -23,7 +25,7 @@ from crawlaudit.runs import AuditRun
 log = logging.getLogger("audit_snapshot")
 
 
-def audit_one(spark, cfg, snapshot: str) -> None:
+def audit_one(spark, cfg, snapshot: str, synthetic: SyntheticStep) -> None:
     wh = cfg.output.warehouse
     near = NearDupParams.from_config(cfg.dedup)
     with AuditRun(spark, cfg, snapshot) as run, session.Cached() as cache:
@@ -31,12 +33,14 @@ def audit_one(spark, cfg, snapshot: str) -> None:
         docs, errors, files = ingest.split_ingested(cache(parsed))
         # narrow per-document results are checkpointed: later plans start from them instead of nesting their plans
         doc_signals = docs.transform(signals.document_signals(near.hasher)).localCheckpoint()
+        scores = synthetic.score(docs)
         flagged = audit.flag_near_duplicates(
             audit.flag_documents(docs, tables.read_prior_hashes(spark, wh, snapshot)), docs, doc_signals,
             tables.read_prior_signatures(spark, wh, snapshot, near.hasher.params), near,
             cfg.dedup.line_min_repeats).localCheckpoint()
-        per_domain = cache(audit.domain_stats(flagged, docs, cfg.metrics, run.run_id))
-        pooled = cache(audit.snapshot_stats(flagged, docs, files, errors, cfg.metrics, run.run_id))
+        by_domain, pooled_synthetic = synthetic.group_rows(flagged, scores, snapshot)
+        per_domain = cache(audit.domain_stats(flagged, docs, cfg.metrics, run.run_id, by_domain))
+        pooled = cache(audit.snapshot_stats(flagged, docs, files, errors, cfg.metrics, run.run_id, pooled_synthetic))
         tables.replace_snapshot(audit.ingest_error_rows(errors, run.run_id), wh, tables.INGEST_ERRORS, snapshot)
         summary = pooled.first().asDict()
         run.counts.update({k: summary[k] or 0 for k in ("n_files", "n_failed_files", "n_records", "n_error_records",
@@ -44,13 +48,14 @@ def audit_one(spark, cfg, snapshot: str) -> None:
         quality.check_error_fraction(summary, cfg.quality.max_error_fraction)
         tables.merge_content_hashes(spark, dedup.first_seen_hashes(docs), wh)
         tables.replace_snapshot(audit.doc_signature_rows(flagged, doc_signals, near), wh, tables.DOC_SIGNATURES, snapshot)
+        synthetic.publish_scores(flagged, scores, snapshot)
         tables.replace_snapshot(per_domain, wh, tables.DOMAIN_STATS, snapshot)
         tables.replace_snapshot(pooled, wh, tables.SNAPSHOT_STATS, snapshot)
         tables.replace_snapshot(audit.token_sample_rows(docs, cfg.metrics), wh, tables.TOKEN_SAMPLES, snapshot)
         year = summary["year"]
         tables.replace_year(audit.year_stats(tables.read_year(spark, wh, tables.SNAPSHOT_STATS, year),
-                                             tables.read_year(spark, wh, tables.TOKEN_SAMPLES, year), cfg.metrics),
-                            wh, tables.YEAR_STATS, year)
+                                             tables.read_year(spark, wh, tables.TOKEN_SAMPLES, year), cfg.metrics,
+                                             synthetic.year_rows(snapshot, year)), wh, tables.YEAR_STATS, year)
         log.info("%s: %d docs in %d domains from %d files; %d damaged records, %d failed files",
                  snapshot, summary["n_docs"], summary["n_domains"], summary["n_files"],
                  summary["n_error_records"], summary["n_failed_files"])
@@ -68,10 +73,11 @@ def main(argv=None) -> int:
         return 2
     failed = []
     with session.spark_session(cfg.spark) as spark:
+        synthetic = SyntheticStep(spark, cfg.synthetic, cfg.output.warehouse)
         for i, snapshot in enumerate(snapshots, 1):
             log.info("[%d/%d] auditing %s", i, len(snapshots), snapshot)
             try:
-                audit_one(spark, cfg, snapshot)
+                audit_one(spark, cfg, snapshot, synthetic)
             except CrawlauditError as e:
                 log.error("%s failed: %s", snapshot, e)
                 failed.append(snapshot)

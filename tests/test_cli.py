@@ -32,6 +32,32 @@ def test_sample_corpus_from_texts(tmp_path):
     assert json.loads((out / "ground_truth.json").read_text())["source"] == "texts"
 
 
+def test_sample_corpus_plants_ai_texts_from_labeled_rows(tmp_path, capsys):
+    src = tmp_path / "t.jsonl"
+    src.write_text("\n".join(json.dumps({"text": f"{l} text number {i} " * 20, "label": l})
+                             for i, l in enumerate(["human", "ai"] * 200)))
+    out = tmp_path / "c"
+    assert cli.main(["sample-corpus", "--small", "--out", str(out), "--texts", str(src), "--ai-share",
+                     "2021=0.4"]) == 0
+    truth = json.loads((out / "ground_truth.json").read_text())
+    assert truth["years"]["2019"]["synthetic_ratio"] == 0 and truth["years"]["2021"]["synthetic_ratio"] > 0.1
+    assert cli.main(["sample-corpus", "--small", "--out", str(tmp_path / "d"), "--ai-share", "2021=two"]) == 2
+    assert "2021=two" in capsys.readouterr().err
+    human_only = tmp_path / "h.jsonl"
+    human_only.write_text(json.dumps({"text": "only human", "label": "human"}) + "\n")
+    assert cli.main(["sample-corpus", "--small", "--out", str(tmp_path / "e"), "--texts", str(human_only)]) == 2
+    assert "no texts labeled ai" in capsys.readouterr().err
+
+
+def test_sample_labeled_writes_balanced_rows(tmp_path):
+    out = tmp_path / "l.jsonl"
+    assert cli.main(["sample-labeled", "--out", str(out), "--per-domain", "6"]) == 0
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert len(rows) == 40 * 6
+    assert {r["generator"] for r in rows} == {None, "sample-lm-a", "sample-lm-b"}
+    assert sum(r["label"] == "ai" for r in rows) == 2 * sum(r["label"] == "human" for r in rows)
+
+
 def test_check_config_reports_bad_key(capsys):
     assert cli.main(["check-config", "--set", "metrics.nope=1"]) == 2
     assert "unknown key 'metrics.nope'" in capsys.readouterr().err
@@ -73,3 +99,7 @@ def test_year_summary_pools_near_and_line_duplication_and_tolerates_old_tables()
     assert row["dup_line_frac"] == pytest.approx(1000 / 4000)
     (old,) = cli.year_summary_rows(stats.drop(columns=["n_near_dup_docs", "n_lines", "n_dup_lines"]))
     assert old["near_dup_frac"] is None and old["dup_line_frac"] is None
+    years = pd.DataFrame([{"year": 2024, "synthetic_ratio": 0.25, "synthetic_ratio_lo": 0.2, "synthetic_ratio_hi": 0.31}])
+    (row,) = cli.year_summary_rows(stats, years)
+    assert row["synthetic_ratio [95% CI]"] == "0.250 [0.200,0.310]"
+    assert old["synthetic_ratio [95% CI]"] is None

@@ -34,6 +34,8 @@ def test_defaults_then_yaml_then_overrides(tmp_path):
     ("spark:\n  delta_packages: 3\n", "spark.delta_packages must be bool"),
     ("input: [1, 2]\n", "input must be a mapping"),
     ("metrics: {entropy_budget_tokens: 10\n", "not valid YAML"),
+    ("synthetic:\n  primary_method: vote\n", "synthetic.primary_method = 'vote': expected one of pacc, acc, mle"),
+    ("synthetic:\n  human_reference: web\n", "synthetic.human_reference = 'web'"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, text, needle):
     p = tmp_path / "bad.yaml"

@@ -2,6 +2,8 @@
 import gzip
 import hashlib
 
+import pytest
+
 from crawlaudit import ingest
 from crawlaudit.config import InputConfig
 from crawlaudit.corpus import CorpusSpec, write_corpus
@@ -47,3 +49,26 @@ def test_ground_truth_reflects_the_plan(tmp_path):
         assert 0 <= d["exact_dup_frac"] <= 1 and d["vocab_size"] in (150, 600, 2500, 10000)
         if d["planted_dup_rate"] == 0 and d["planted_reuse_rate"] == 0:
             assert d["exact_dup_frac"] <= 2 / d["n_docs"]  # only a syndicated copy can make a duplicate
+
+
+def test_planted_ai_share_follows_the_schedule(tmp_path):
+    from crawlaudit.corpus import AI_SHARE_MAX, parse_ai_share, year_ai_share
+
+    schedule = parse_ai_share("2020=0.2")
+    assert year_ai_share(schedule, 2019) == 0.0 and year_ai_share(schedule, 2021) == 0.2
+    with pytest.raises(ValueError, match="2020=x"):
+        parse_ai_share("2020=x")
+    spec = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2020-34"), n_domains=5, docs_per_domain=(60, 80),
+                      seed=3, ai_share=schedule)
+    truth = write_corpus(tmp_path, spec)
+    assert truth["years"]["2019"]["synthetic_ratio"] == 0.0
+    rows = truth["snapshots"]["CC-MAIN-2020-34"]["domains"]
+    planted = {rd: r["planted_ai_share"] for rd, r in rows.items()}
+    assert sorted(planted.values()) == sorted(min(AI_SHARE_MAX, 0.2 * f) for f in (0.0, 0.5, 1.0, 1.5, 2.0))
+    n_ai = sum(round(r["synthetic_ratio"] * r["n_docs"]) for r in rows.values())
+    assert truth["snapshots"]["CC-MAIN-2020-34"]["synthetic_ratio"] == pytest.approx(
+        n_ai / truth["snapshots"]["CC-MAIN-2020-34"]["n_docs"])
+    for r in rows.values():   # the realized share scatters around the planted probability
+        assert abs(r["synthetic_ratio"] - r["planted_ai_share"]) < 0.2
+        if r["planted_ai_share"] == 0:
+            assert r["synthetic_ratio"] == 0

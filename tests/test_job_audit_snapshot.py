@@ -41,7 +41,22 @@ def add_damaged_file(corpus: Path) -> None:
 
 
 SPEC = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", DAMAGED), n_domains=8,
-                  docs_per_domain=(45, 90), files_per_snapshot=2, seed=11)
+                  docs_per_domain=(45, 90), files_per_snapshot=2, seed=11, ai_share=((2021, 0.3),))
+
+
+def train_model(out: Path) -> None:
+    """A detector and reference tables for SPEC's domains, trained on fresh labeled texts of its generators."""
+    from crawlaudit.corpus import labeled_texts
+    from crawlaudit.detector import FeatureSpec
+    from crawlaudit.labeled import LabeledSet
+    from crawlaudit.training import train_detector
+    from crawlaudit.vocabulary import build_reference
+
+    rows = labeled_texts(60, SPEC)
+    data = LabeledSet.from_rows(rows)
+    det, _ = train_detector(data, FeatureSpec(word_bits=16, byte_bits=16))
+    det.save(out)
+    build_reference(data.texts, data.is_ai, min_docs=5, domains=data.domain).save(out / "reference.json")
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +65,15 @@ def audited(spark, tmp_path_factory):
     truth = write_corpus(corpus, SPEC)
     add_damaged_file(corpus)
     wh = str(tmp_path_factory.mktemp("e2e-warehouse"))
+    model = tmp_path_factory.mktemp("e2e-model")
+    train_model(model)
     args = ["--snapshot", "all", "--manifest", str(corpus / "crawl-data/{snapshot}/wet.paths.gz"),
-            "--input-base-url", str(corpus), "--warehouse", wh, "--set", "spark.shuffle_partitions=2"]
+            "--input-base-url", str(corpus), "--warehouse", wh, "--set", "spark.shuffle_partitions=2",
+            "--set", f"synthetic.model={model}"]
     job = load_job()
     rc = job.main(args)
-    return {"rc": rc, "wh": wh, "truth": truth, "args": args, "job": job, "corpus": corpus}
+    return {"rc": rc, "wh": wh, "truth": truth, "args": args, "job": job, "corpus": corpus,
+            "model_args": ["--set", f"synthetic.model={model}"]}
 
 
 def table(wh, name):
@@ -63,7 +82,8 @@ def table(wh, name):
 
 def test_job_succeeds_and_writes_every_table(audited):
     assert audited["rc"] == 0
-    for name in ("domain_stats", "snapshot_stats", "audit_runs", "ingest_errors", "content_hashes", "doc_signatures"):
+    for name in ("domain_stats", "snapshot_stats", "audit_runs", "ingest_errors", "content_hashes", "doc_signatures",
+                 "doc_scores", "year_stats"):
         assert read_table_arrow(audited["wh"], name).num_rows > 0, name
     runs = table(audited["wh"], "audit_runs")
     assert sorted(r["status"] for r in runs) == ["succeeded"] * 3
@@ -111,6 +131,32 @@ def test_near_and_line_duplication_match_planted_truth(audited):
     assert max(t["dup_line_frac"] for t in planted) > 0.2
     families = [j for s in truth.values() for f in s["near_dup_families"] for j in f["jaccard_to_root"]]
     assert min(families) < 0.6 and max(families) > 0.95
+
+
+def test_synthetic_share_recovers_the_planted_share(audited):
+    """Pooled per snapshot and per year within 0.05 of the planted share; per-domain intervals cover it."""
+    wh, truth = audited["wh"], audited["truth"]
+    for r in table(wh, "snapshot_stats"):
+        t = truth["snapshots"][r["snapshot"]]["synthetic_ratio"]
+        print(r["snapshot"], "planted", round(t, 3), "audited", r["synthetic_ratio"], r["synthetic_ratio_lo"],
+              r["synthetic_ratio_hi"], "cc", r["synthetic_cc"], "mle", r["synthetic_mle"])
+        assert r["synthetic_ratio"] == pytest.approx(t, abs=0.05)
+        assert r["synthetic_ratio_lo"] <= r["synthetic_ratio"] <= r["synthetic_ratio_hi"]
+        assert r["synthetic_method"] == "pacc" and r["n_docs_scored"] == r["n_docs"]
+    for r in table(wh, "year_stats"):
+        assert r["synthetic_ratio"] == pytest.approx(truth["years"][str(r["year"])]["synthetic_ratio"], abs=0.05)
+    rows = [r for r in table(wh, "domain_stats") if r["registered_domain"] != DAMAGED_DOMAIN and r["n_docs"] >= 50]
+    covered = [r["synthetic_ratio_lo"] <= truth["snapshots"][r["snapshot"]]["domains"][r["registered_domain"]][
+        "synthetic_ratio"] <= r["synthetic_ratio_hi"] for r in rows]
+    print("per-domain coverage", sum(covered), "/", len(covered))
+    assert len(covered) >= 12 and sum(covered) / len(covered) >= 0.8
+    planted = [t["synthetic_ratio"] for s in truth["snapshots"].values() for t in s["domains"].values()]
+    assert max(planted) > 0.4                              # the planted spread is real
+    scores = read_table_arrow(wh, "doc_scores")
+    assert scores.num_rows == sum(r["n_docs"] for r in table(wh, "snapshot_stats"))
+    pooled = {r["snapshot"]: r for r in table(wh, "snapshot_stats")}
+    assert pooled["CC-MAIN-2019-35"]["marker_excess_lb"] is None     # no earlier, pre-LLM snapshot to project from
+    assert 0.0 <= pooled["CC-MAIN-2021-31"]["marker_excess_lb"] <= 1.0
 
 
 def test_doc_signatures_kept_for_later_snapshots(audited):
@@ -227,7 +273,8 @@ def test_audit_over_a_flaky_server_equals_the_local_audit(audited, tmp_path):
     wh = str(tmp_path / "wh")
     with FlakyServer(corpus, default_per_path=["503", "429", "reset", "short", "trickle"]) as srv:
         rc = audited["job"].main(["--snapshot", FIRST, "--manifest", srv.url + "crawl-data/{snapshot}/wet.paths.gz",
-                                  "--input-base-url", srv.url, "--warehouse", wh, *FAST_RETRIES])
+                                  "--input-base-url", srv.url, "--warehouse", wh, *FAST_RETRIES,
+                                  *audited["model_args"]])
         faults = [a for _, _, a in srv.requests if a != "ok"]
     assert rc == 0
     assert len(faults) >= 5 * 3  # the manifest and both files went through every fault
@@ -273,3 +320,24 @@ def test_year_stats_pool_the_snapshots_of_each_year(audited):
     met = [s for s in snaps if s["entropy_budget_met"]]
     assert met and all(sum(len(r["tokens"]) for r in samples if r["snapshot"] == s["snapshot"])
                        == s["entropy_budget_tokens"] for s in met)
+
+
+def test_vintage_reference_measures_p_on_earlier_pre_llm_documents(audited, spark):
+    """human_reference: vintage takes P from the doc_scores of earlier snapshots before vintage_before_year."""
+    import numpy as np
+
+    from crawlaudit.config import load_config
+    from crawlaudit.synthetic_step import SyntheticStep
+
+    model = audited["model_args"][1].split("=", 1)[1]
+    cfg = load_config(None, {"synthetic.model": model, "synthetic.human_reference": "vintage",
+                             "synthetic.vintage_min_docs": 100})
+    step = SyntheticStep(spark, cfg.synthetic, audited["wh"])
+    rows = [r for r in table(audited["wh"], "doc_scores") if r["snapshot"] == "CC-MAIN-2019-35"]
+    counts = np.zeros(len(step.params.p_human))
+    for r in rows:
+        counts[r["ref_words"]] += 1
+    vintage = step.params_for("CC-MAIN-2021-31")
+    np.testing.assert_allclose(vintage.p_human, (counts + 0.5) / (len(rows) + 1))
+    assert vintage.q_ai == step.params.q_ai
+    assert step.params_for("CC-MAIN-2019-35") == step.params     # nothing before it: the labeled P, with a warning

@@ -138,7 +138,8 @@ def test_cross_snapshot_buckets_are_capped_but_still_match(spark):
 @pytest.fixture(scope="module")
 def planted_docs():
     """One snapshot of the planted corpus: ≥ 3,000 documents with near-duplicate families (Jaccard 0.4-1.0)."""
-    spec = CorpusSpec(snapshots=("CC-MAIN-2024-22",), n_domains=40, docs_per_domain=(70, 90), seed=5)
+    spec = CorpusSpec(snapshots=("CC-MAIN-2024-22",), n_domains=40, docs_per_domain=(70, 90), seed=5,
+                      ai_share=(), large_domain_docs=None)
     docs = generate_documents(spec)["CC-MAIN-2024-22"]
     assert len(docs) >= 3000
     return [(f"{i:06d}", text) for i, (_, _, text) in enumerate(docs)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from crawlaudit import dedup, entropy, neardup, repetition
+from crawlaudit import dedup, entropy, neardup, repetition, synthetic
 from crawlaudit import schemas as S
 from crawlaudit.config import MetricsConfig
 from crawlaudit.neardup import NearDupParams
@@ -55,6 +55,24 @@ def doc_signature_rows(flagged: DataFrame, signals: DataFrame, params: NearDupPa
     )
 
 
+def synthetic_rows(flagged: DataFrame, scores: DataFrame | None, keys: list[str], params, prior_markers: DataFrame,
+                   before_year: int) -> DataFrame:
+    """keys + ``SYNTHETIC_COLUMNS`` per group: the estimates from the document ``scores`` (null without a model),
+    the marker-excess bound against ``prior_markers`` (keys without snapshot, year, marker_doc_frac)."""
+    if scores is None or params is None:
+        return flagged.transform(synthetic.null_estimates(keys))
+    scored = flagged.select(S.DOC_ID, *keys).join(scores, S.DOC_ID)
+    rows = scored.transform(synthetic.synthetic_estimates(keys, params)).withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
+    marker_keys = [k for k in keys if k != S.SNAPSHOT]
+    return rows.transform(synthetic.with_marker_excess(prior_markers, marker_keys, before_year)).drop(S.YEAR)
+
+
+def doc_score_rows(flagged: DataFrame, scores: DataFrame, detector_name: str) -> DataFrame:
+    """The ``doc_scores`` rows of a snapshot, kept so years can be pooled later without re-scoring."""
+    return (flagged.select(S.SNAPSHOT, S.DOC_ID, S.REGISTERED_DOMAIN).join(scores, S.DOC_ID)
+            .withColumn(S.DETECTOR, F.lit(detector_name)).select(*S.DOC_SCORES_COLUMNS))
+
+
 def diversity_params(metrics: MetricsConfig) -> entropy.DiversityParams:
     return entropy.DiversityParams(
         bootstrap_replicates=metrics.bootstrap_replicates, seed=metrics.seed, mattr_window=metrics.mattr_window,
@@ -62,13 +80,15 @@ def diversity_params(metrics: MetricsConfig) -> entropy.DiversityParams:
     )
 
 
-def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str) -> DataFrame:
-    """One row per (snapshot, registered_domain), columns ``schemas.DOMAIN_STATS_COLUMNS``."""
+def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str,
+                 synthetic_by_domain: DataFrame) -> DataFrame:
+    """One row per (snapshot, registered_domain), columns ``schemas.DOMAIN_STATS_COLUMNS``.
+    ``synthetic_by_domain``: ``synthetic_rows`` for the same keys."""
     keys = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
     dup = flagged.transform(dedup.duplication_stats(keys)).join(flagged.transform(neardup.near_dup_stats(keys)), keys)
     ent = docs.transform(entropy.entropy_at_budget(keys, metrics.entropy_budget_tokens, diversity_params(metrics)))
     return (
-        dup.join(ent, keys, "left")
+        dup.join(ent, keys, "left").join(synthetic_by_domain, keys, "left")
         .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
         .withColumn(S.RUN_ID, F.lit(run_id))
         .select(*S.DOMAIN_STATS_COLUMNS)
@@ -76,7 +96,7 @@ def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, ru
 
 
 def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors: DataFrame,
-                   metrics: MetricsConfig, run_id: str) -> DataFrame:
+                   metrics: MetricsConfig, run_id: str, synthetic_pooled: DataFrame) -> DataFrame:
     """One row per snapshot, columns ``schemas.SNAPSHOT_STATS_COLUMNS``: the document metrics pooled over the
     snapshot, plus input counts. error_frac = max(failed files / files, damaged records / records).
 
@@ -98,7 +118,8 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
     zero = F.lit(0).cast("long")
     out = (
         inputs.join(errs, keys, "left").join(dup, keys, "left").join(ent, keys, "left")
-        .fillna(0, subset=[S.N_FAILED_FILES, S.N_ERROR_RECORDS, S.N_DOCS, S.N_DOMAINS, S.N_TOKENS, S.N_CHARS_TOTAL,
+        .join(synthetic_pooled, keys, "left")
+        .fillna(0, subset=[S.N_DOCS_SCORED, S.N_FAILED_FILES, S.N_ERROR_RECORDS, S.N_DOCS, S.N_DOMAINS, S.N_TOKENS, S.N_CHARS_TOTAL,
                            S.N_EXACT_DUP_DOCS, S.N_CROSS_SNAPSHOT_DUP_DOCS, S.N_NEAR_DUP_DOCS, S.N_NEAR_DUP_CLUSTERS,
                            S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES])
         .withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int"))
@@ -125,10 +146,23 @@ def token_sample_rows(docs: DataFrame, metrics: MetricsConfig) -> DataFrame:
     return docs.transform(sample).select(*S.TOKEN_SAMPLES_COLUMNS)
 
 
-def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: MetricsConfig) -> DataFrame:
+def year_synthetic_rows(doc_scores: DataFrame, params, prior_markers: DataFrame, before_year: int) -> DataFrame:
+    """year + ``SYNTHETIC_COLUMNS``: the estimates over all scored documents of the year's snapshots
+    (``doc_scores`` rows), the marker bound against ``prior_markers`` (year, marker_doc_frac of other years'
+    snapshots)."""
+    with_year = doc_scores.withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
+    if params is None:
+        return with_year.transform(synthetic.null_estimates([S.YEAR]))
+    rows = with_year.transform(synthetic.synthetic_estimates([S.YEAR], params))
+    return rows.transform(synthetic.with_marker_excess(prior_markers, [], before_year))
+
+
+def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: MetricsConfig,
+               synthetic_by_year: DataFrame) -> DataFrame:
     """One row per year, columns ``schemas.YEAR_STATS_COLUMNS``: document counts and duplicate shares summed
-    over the year's snapshots, and the diversity metrics of a budget sample drawn (in doc_id order) from the
-    union of the snapshots' pooled samples. Columns in: snapshot_stats rows; token_samples rows."""
+    over the year's snapshots, the diversity metrics of a budget sample drawn (in doc_id order) from the
+    union of the snapshots' pooled samples, and the synthetic estimates over the year's documents.
+    Columns in: snapshot_stats rows; token_samples rows; ``year_synthetic_rows``."""
     counts = snapshot_rows.groupBy(S.YEAR).agg(
         F.count(F.lit(1)).alias(S.N_SNAPSHOTS), F.sum(S.N_DOCS).alias(S.N_DOCS), F.sum(S.N_TOKENS).alias(S.N_TOKENS),
         F.sum(S.N_EXACT_DUP_DOCS).alias(S.N_EXACT_DUP_DOCS),
@@ -148,6 +182,6 @@ def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: Metr
     budget = metrics.snapshot_entropy_budget_tokens
     div = as_docs.transform(entropy.entropy_at_budget(["_year"], budget, diversity_params(metrics)))
     div = div.withColumn(S.YEAR, F.col("_year").cast("int")).drop("_year")
-    out = counts.join(div, S.YEAR, "left").withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int")).withColumn(
+    out = counts.join(div, S.YEAR, "left").join(synthetic_by_year, S.YEAR, "left").withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int")).withColumn(
         S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))
     return out.select(*S.YEAR_STATS_COLUMNS)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -64,6 +65,10 @@ def job_config_from_args(args: argparse.Namespace) -> tuple[Config, list[str]]:
     cfg = config_from_args(args)
     snapshots = snapshots_from_args(args, cfg)
     check_warehouse_writable(cfg.output.warehouse)
+    if cfg.synthetic.model:
+        from crawlaudit.synthetic import Scorer
+
+        Scorer.load(cfg.synthetic.model)  # a missing or damaged model fails here, before Spark starts
     return cfg, snapshots
 
 
@@ -90,28 +95,76 @@ def setup_logging(verbose: bool = False) -> None:
 # --- crawlaudit subcommands --------------------------------------------------------------------------------------
 
 
+def _corpus_spec(args):
+    from crawlaudit.corpus import DEFAULT_AI_SHARE, CorpusSpec, parse_ai_share
+
+    ai_share = parse_ai_share(args.ai_share) if args.ai_share is not None else DEFAULT_AI_SHARE
+    if args.small:
+        return CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", "CC-MAIN-2024-22"), n_domains=8,
+                          docs_per_domain=(20, 70), files_per_snapshot=2, seed=args.seed, ai_share=ai_share)
+    return CorpusSpec(seed=args.seed, ai_share=ai_share)
+
+
+def _cmd_sample_labeled(args) -> int:
+    from crawlaudit.corpus import CorpusSpec, labeled_texts
+
+    rows = labeled_texts(args.per_domain, CorpusSpec(seed=args.seed), args.text_seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+    print(f"wrote {len(rows)} labeled texts to {out}")
+    return 0
+
+
 def _cmd_sample_corpus(args) -> int:
-    from crawlaudit.corpus import CorpusSpec, read_texts, write_corpus
+    from crawlaudit.corpus import read_texts, write_corpus
 
     out = Path(args.out)
     if (out / "ground_truth.json").exists() and not args.force:
         print(f"{out}/ground_truth.json exists; keeping it (use --force to regenerate)")
         return 0
-    spec = CorpusSpec(seed=args.seed)
-    if args.small:
-        spec = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", "CC-MAIN-2024-22"), n_domains=8,
-                          docs_per_domain=(20, 70), files_per_snapshot=2, seed=args.seed)
-    texts = read_texts(args.texts, args.label) if args.texts else None
-    truth = write_corpus(out, spec, texts)
+    try:
+        spec = _corpus_spec(args)
+    except ValueError as e:
+        print(f"crawlaudit: {e}", file=sys.stderr)
+        return 2
+    texts = ai_texts = None
+    if args.texts:
+        texts = read_texts(args.texts, args.label or "human")
+        ai_texts = read_texts(args.texts, "ai") if args.label is None else None
+        if args.label is not None:  # every document from one label: nothing is planted
+            spec = dataclasses.replace(spec, ai_share=())
+        if not texts:
+            print(f"crawlaudit: {args.texts} has no human texts", file=sys.stderr)
+            return 2
+        if spec.ai_share and any(v > 0 for _, v in spec.ai_share) and not ai_texts:
+            print(f"crawlaudit: {args.texts} has no texts labeled ai; pass --ai-share '' for a human-only corpus",
+                  file=sys.stderr)
+            return 2
+    truth = write_corpus(out, spec, texts, ai_texts)
     n_docs = sum(s["n_docs"] for s in truth["snapshots"].values())
     print(f"wrote {len(truth['snapshots'])} snapshots, {spec.n_domains} domains, {n_docs} documents to {out}/ "
           f"(ground truth: {out}/ground_truth.json)")
     return 0
 
 
-def year_summary_rows(snapshot_stats) -> list[dict]:
+def _synthetic_cell(r) -> str | None:
+    """``synthetic_ratio [lo, hi]`` of a row, or None (no model, too few documents, or an older table)."""
+    v = r.get("synthetic_ratio")
+    if v is None or v != v:
+        return None
+    return f"{v:.3f} [{r['synthetic_ratio_lo']:.3f},{r['synthetic_ratio_hi']:.3f}]"
+
+
+def year_summary_rows(snapshot_stats, year_stats=None) -> list[dict]:
     """Per-year pooled view of ``snapshot_stats`` rows (a pandas DataFrame): fractions weighted by documents,
-    entropy averaged over the year's snapshots that met the budget."""
+    entropy averaged over the year's snapshots that met the budget; the synthetic share from ``year_stats``
+    (estimated over the year's documents) when given."""
+    synthetic = {}
+    if year_stats is not None and "synthetic_ratio" in year_stats:
+        synthetic = {int(r["year"]): _synthetic_cell(r) for r in year_stats.to_dict("records")}
     rows = []
     for year, g in snapshot_stats.groupby("year", sort=True):
         n = g["n_docs"].sum()
@@ -124,6 +177,7 @@ def year_summary_rows(snapshot_stats) -> list[dict]:
             "cross_snapshot_near_dup_frac": _ratio(g, "n_cross_snapshot_near_dup_docs", n),
             "dup_line_frac": _ratio(g, "n_dup_lines", g["n_lines"].sum() if "n_lines" in g else 0),
             "entropy_bits": float(ent.mean()) if len(ent) else None,
+            "synthetic_ratio [95% CI]": synthetic.get(int(year)),
             "error_frac": float(g["error_frac"].max()),
         })
     return rows
@@ -151,12 +205,12 @@ def _snapshot_summary_rows(stats) -> list[dict]:
         "exact_dup_frac": r["exact_dup_frac"], "cross_snapshot_dup_frac": r["cross_snapshot_dup_frac"],
         "near_dup_frac": r.get("near_dup_frac"), "cross_snapshot_near_dup_frac": r.get("cross_snapshot_near_dup_frac"),
         "dup_line_frac": r.get("dup_line_frac"), "entropy_chao_shen_bits": r["entropy_chao_shen_bits"], "ttr": r["ttr"], "tail_mass": r["tail_mass"],
-        "distinct_2": r["distinct_2"], "error_frac": r["error_frac"],
+        "distinct_2": r["distinct_2"], "synthetic_ratio [95% CI]": _synthetic_cell(r), "error_frac": r["error_frac"],
     } for r in sorted(stats.to_dict("records"), key=lambda r: r["snapshot"])]
 
 
 def _cmd_summary(args) -> int:
-    from crawlaudit.tables import SNAPSHOT_STATS, read_table_arrow
+    from crawlaudit.tables import SNAPSHOT_STATS, YEAR_STATS, read_table_arrow
 
     try:
         stats = read_table_arrow(args.warehouse, SNAPSHOT_STATS).to_pandas()
@@ -168,16 +222,54 @@ def _cmd_summary(args) -> int:
         cols = [("snapshot", 17), ("n_docs", 9), ("domains", 8), ("exact_dup_frac", 15),
                 ("cross_snapshot_dup_frac", 24), ("near_dup_frac", 14), ("cross_snapshot_near_dup_frac", 29),
                 ("dup_line_frac", 14), ("entropy_chao_shen_bits", 23), ("ttr", 8), ("tail_mass", 10),
-                ("distinct_2", 11), ("error_frac", 11)]
+                ("distinct_2", 11), ("synthetic_ratio [95% CI]", 26), ("error_frac", 11)]
     else:
-        rows = year_summary_rows(stats)
+        try:
+            years = read_table_arrow(args.warehouse, YEAR_STATS).to_pandas()
+        except Exception:  # audited before year_stats existed: the rest of the summary still stands
+            years = None
+        rows = year_summary_rows(stats, years)
         cols = [("year", 6), ("snapshots", 10), ("n_docs", 9), ("domains", 8), ("exact_dup_frac", 15),
                 ("cross_snapshot_dup_frac", 24), ("near_dup_frac", 14), ("cross_snapshot_near_dup_frac", 29),
-                ("dup_line_frac", 14), ("entropy_bits", 13), ("error_frac", 11)]
+                ("dup_line_frac", 14), ("entropy_bits", 13), ("synthetic_ratio [95% CI]", 26), ("error_frac", 11)]
     print("".join(name.rjust(w) for name, w in cols))
     for r in rows:
         print("".join(_fmt(r[name], w) for name, w in cols))
     return 0
+
+
+def _check_synthetic(args, truth: dict, domain_rows: list[dict]) -> bool:
+    """Planted vs audited AI share: per year (pooled) within --synthetic-tolerance, and the share of domains with
+    >= --synthetic-min-docs documents whose 95% interval covers the planted value (>= 0.9 required). True when
+    the truth or the tables predate the synthetic share (nothing to compare)."""
+    from crawlaudit.tables import YEAR_STATS, read_table_arrow
+
+    years = {y: t["synthetic_ratio"] for y, t in truth.get("years", {}).items()}
+    try:
+        audited = {str(r["year"]): r for r in read_table_arrow(args.warehouse, YEAR_STATS).to_pylist()}
+    except Exception:
+        audited = {}
+    if not years or not any(r.get("synthetic_ratio") is not None for r in audited.values()):
+        print("  synthetic share: not compared (no planted share in the truth, or no estimates in the tables)")
+        return True
+    ok = True
+    for y, planted in sorted(years.items()):
+        got = audited.get(y, {}).get("synthetic_ratio")
+        good = got is not None and abs(got - planted) <= args.synthetic_tolerance
+        ok &= good
+        print(f"  {y}: planted synthetic share {planted:.4f}, audited {_fmt(got, 0).strip()} "
+              f"[{_fmt(audited.get(y, {}).get('synthetic_ratio_lo'), 0).strip()}, "
+              f"{_fmt(audited.get(y, {}).get('synthetic_ratio_hi'), 0).strip()}]{'' if good else '  <-- off'}")
+    big = [r for r in domain_rows if r["n_docs"] >= args.synthetic_min_docs and r.get("synthetic_ratio") is not None
+           and r["registered_domain"] in truth["snapshots"].get(r["snapshot"], {}).get("domains", {})]
+    covered = [r["synthetic_ratio_lo"] <= truth["snapshots"][r["snapshot"]]["domains"][r["registered_domain"]][
+        "synthetic_ratio"] <= r["synthetic_ratio_hi"] for r in big]
+    if covered:
+        share = sum(covered) / len(covered)
+        ok &= share >= 0.9
+        print(f"  per-domain 95% intervals cover the planted share for {sum(covered)} of {len(covered)} "
+              f"(snapshot, domain) pairs with >= {args.synthetic_min_docs} documents ({share:.0%}; >= 90% required)")
+    return ok
 
 
 def _cmd_check_truth(args) -> int:
@@ -200,6 +292,7 @@ def _cmd_check_truth(args) -> int:
           and not r["n_docs_mismatch"] and not r["missing"] and increasing)
     if r["n_docs_mismatch"] or r["missing"]:
         print(f"  n_docs mismatches: {r['n_docs_mismatch'][:5]}; missing: {r['missing'][:5]}")
+    ok = _check_synthetic(args, json.loads(truth_path.read_text()), rows) and ok
     print("ground truth: " + ("MATCHES" if ok else "DOES NOT MATCH") + f" (tolerance {args.tolerance})")
     return 0 if ok else 1
 
@@ -251,10 +344,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="sample_corpus", help="output directory (default: sample_corpus)")
     s.add_argument("--small", action="store_true", help="3 snapshots x 8 domains, for tests")
     s.add_argument("--seed", type=int, default=1729, help="generator seed (default 1729)")
-    s.add_argument("--texts", help="JSON lines (text, label) to use as document texts instead of the generator")
-    s.add_argument("--label", help="with --texts: keep only rows with this label (e.g. human)")
+    s.add_argument("--texts", help="JSON lines (text, label human|ai) to use as document texts instead of the "
+                                   "generators: human documents from the human rows, planted AI ones from the ai rows")
+    s.add_argument("--label", help="with --texts: take every document from rows with this label (no AI planting)")
+    s.add_argument("--ai-share", default=None, metavar="YEAR=SHARE,...",
+                   help="planted share of model-written new content by year, e.g. 2023=0.05,2024=0.15,2025=0.3 "
+                        "(years before the first: 0; a domain's share is the year's times its factor 0-2, capped at "
+                        "0.9; default 2024=0.15,2025=0.3; '' for none)")
     s.add_argument("--force", action="store_true", help="regenerate even when the corpus exists")
     s.set_defaults(func=_cmd_sample_corpus)
+
+    s = sub.add_parser("sample-labeled", help="write labeled human/AI texts from the sample corpus's generators",
+                       description="Write JSON lines (text, label, generator, domain, group) from the sample "
+                                   "corpus's human writers and its two sample language models, over the corpus's "
+                                   "domains, for scripts/train_detector.py (the demo's detector, conf/models/sample).")
+    s.add_argument("--out", required=True, help="output .jsonl file")
+    s.add_argument("--per-domain", type=int, default=120, help="texts per domain (default 120)")
+    s.add_argument("--seed", type=int, default=1729, help="the corpus seed whose domains to use (default 1729)")
+    s.add_argument("--text-seed", type=int, default=7, help="seed of the texts themselves (default 7)")
+    s.set_defaults(func=_cmd_sample_labeled)
 
     s = sub.add_parser("summary", help="print the per-year summary of audited snapshots",
                        description="Read snapshot_stats from the warehouse (with delta-rs, no Spark) and print "
@@ -265,14 +373,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_summary)
 
     s = sub.add_parser("check-truth", help="compare audited domain_stats with a sample corpus's ground truth",
-                       description="Compare exact_dup_frac and cross_snapshot_dup_frac per (snapshot, domain) with "
-                                   "ground_truth.json, and check that entropy rises with the planted vocabulary. "
+                       description="Compare the duplication shares per (snapshot, domain) with ground_truth.json, "
+                                   "check that entropy rises with the planted vocabulary, and compare the synthetic "
+                                   "share per year and its per-domain intervals with the planted share. "
                                    "Exits 1 when they disagree.")
     s.add_argument("--corpus", default="sample_corpus", help="corpus directory (default: sample_corpus)")
     s.add_argument("--warehouse", default="warehouse", help="warehouse root (default: warehouse)")
     s.add_argument("--min-docs", type=int, default=50, help="check domains with at least this many documents")
     s.add_argument("--tolerance", type=float, default=0.02,
                    help="largest allowed absolute error of any duplication share (default 0.02)")
+    s.add_argument("--synthetic-tolerance", type=float, default=0.05,
+                   help="largest allowed error of a year's pooled synthetic share (default 0.05)")
+    s.add_argument("--synthetic-min-docs", type=int, default=200,
+                   help="check interval coverage on domains with at least this many documents (default 200)")
     s.set_defaults(func=_cmd_check_truth)
 
     s = sub.add_parser("simulate-collapse", help="write recursively generated corpora as snapshots (model collapse)",

@@ -128,6 +128,40 @@ class DedupConfig:
     line_min_repeats: int = field(default=3, metadata=_rng(2))
 
 
+SYNTHETIC_METHODS = ("pacc", "acc", "mle")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The AI-generated share (see ``synthetic``, ``quantify``).
+
+    ``model``: directory with the detector (model.npz, model.json) and its reference tables (reference.json),
+    built by scripts/train_detector.py; null turns the estimates off (columns null). ``primary_method``: the
+    estimator reported as synthetic_ratio (pacc, acc or mle; all are stored). ``min_docs``: smaller groups get
+    null estimates and synthetic_low_n. ``bootstrap_replicates`` and ``seed``: the intervals.
+    ``vintage_before_year``: years before it are taken as pre-LLM ("vintage"): their marker shares project the
+    marker baseline, and with ``human_reference: vintage`` the mixture estimator's human word rates P are measured
+    on the audited crawl's own vintage documents (earlier audited snapshots, at least ``vintage_min_docs`` of
+    them; otherwise the model's P from labeled text, with a warning) instead of the labeled texts.
+    """
+
+    model: str | None = "conf/models/l2r"
+    primary_method: str = "pacc"
+    min_docs: int = field(default=30, metadata=_rng(1))
+    bootstrap_replicates: int = field(default=200, metadata=_rng(20, 10_000))
+    seed: int = field(default=0, metadata=_rng(0))
+    vintage_before_year: int = field(default=2023, metadata=_rng(2008, 2100))
+    human_reference: str = "labeled"
+    vintage_min_docs: int = field(default=1000, metadata=_rng(1))
+
+    def __post_init__(self):
+        if self.primary_method not in SYNTHETIC_METHODS:
+            raise ConfigError(f"synthetic.primary_method = {self.primary_method!r}: expected one of "
+                              f"{', '.join(SYNTHETIC_METHODS)}")
+        if self.human_reference not in ("labeled", "vintage"):
+            raise ConfigError(f"synthetic.human_reference = {self.human_reference!r}: expected labeled or vintage")
+
+
 @dataclass(frozen=True)
 class QualityConfig:
     """``max_error_fraction``: the run fails when the share of failed files, or of damaged records among
@@ -150,6 +184,7 @@ class Config:
     domains: DomainsConfig = field(default_factory=DomainsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
@@ -235,7 +270,10 @@ def _build(cls, raw: Any, source: str, prefix: str):
         if v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)):
             bounds = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
             raise ConfigError(f"{source}: {key} = {v!r} is out of range {bounds}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:  # a section's own cross-field checks (__post_init__)
+        raise ConfigError(f"{source}: {e}") from None
 
 
 def _check_value(value: Any, hint: Any, source: str, key: str) -> Any:

@@ -46,12 +46,25 @@ SHINGLE_SIZE = 5
 NEAR_DUP_THRESHOLD = 0.8
 LINE_MIN_REPEATS = 3
 ZIPF_EXPONENT = 1.1
+# Planted AI-generated text. The sample corpus's "language models" write in the domain's vocabulary, drawn with the
+# Zipf weights raised to ``sharpen`` (fewer rare words: the diversity loss of model output), and slip in their pet
+# words (one fixed pool, whatever the corpus seed, like a real model's style) at ``style_rate`` of the words;
+# human writers use those words too, at HUMAN_STYLE_RATE. Two models, so detectors meet a generator shift.
+AI_GENERATORS = {"sample-lm-a": {"style_rate": 0.02, "sharpen": 1.3}, "sample-lm-b": {"style_rate": 0.014, "sharpen": 1.2}}
+HUMAN_STYLE_RATE = 0.004
+AI_STYLE_SEED, AI_STYLE_WORDS = 2023, 150
+AI_DOMAIN_FACTORS = (0.0, 0.5, 1.0, 1.5, 2.0)   # a domain's AI share = the year's share × its factor
+AI_SHARE_MAX = 0.9
+DEFAULT_AI_SHARE = ((2024, 0.15), (2025, 0.3))  # by year; years before the first listed get 0
+LARGE_DOMAIN_EVERY, LARGE_DOMAIN_DOCS = 10, (260, 340)  # every 10th domain: >= 200 documents per snapshot
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    """What to generate. ``docs_per_domain``: range of a domain's base size (it varies ±20% per snapshot)."""
+    """What to generate. ``docs_per_domain``: range of a domain's base size (it varies ±20% per snapshot); every
+    ``LARGE_DOMAIN_EVERY``-th domain's is drawn from ``large_domain_docs`` instead (None: no large domains).
+    ``ai_share``: the planted share of model-written new content by year (see ``year_ai_share``)."""
 
     snapshots: tuple[str, ...] = DEFAULT_SNAPSHOTS
     n_domains: int = 40
@@ -59,6 +72,32 @@ class CorpusSpec:
     doc_tokens: tuple[int, int] = (120, 420)
     files_per_snapshot: int = 3
     seed: int = 1729
+    ai_share: tuple[tuple[int, float], ...] = DEFAULT_AI_SHARE
+    large_domain_docs: tuple[int, int] | None = LARGE_DOMAIN_DOCS
+
+
+def parse_ai_share(text: str) -> tuple[tuple[int, float], ...]:
+    """``"2024=0.15,2025=0.3"`` → ((2024, 0.15), (2025, 0.3)). Raises ValueError with the offending item."""
+    out = []
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        year, sep, share = item.partition("=")
+        try:
+            y, v = int(year), float(share)
+        except ValueError:
+            raise ValueError(f"--ai-share item {item!r}: expected YEAR=SHARE, e.g. 2024=0.15") from None
+        if not sep or not 0.0 <= v <= 1.0:
+            raise ValueError(f"--ai-share item {item!r}: expected YEAR=SHARE with SHARE in [0, 1]")
+        out.append((y, v))
+    return tuple(sorted(out))
+
+
+def year_ai_share(schedule: tuple[tuple[int, float], ...], year: int) -> float:
+    """The share planted in ``year``: the latest scheduled year at or before it (0 before the first)."""
+    share = 0.0
+    for y, v in schedule:
+        if y <= year:
+            share = v
+    return share
 
 
 @dataclass
@@ -82,6 +121,7 @@ class _Domain:
     repost_rate: float = 0.0
     boilerplate_rate: float = 0.0
     boilerplate: tuple[str, str] = ("", "")
+    ai_factor: float = 0.0
     words: list[str] = field(repr=False, default_factory=list)
     weights: np.ndarray | None = field(repr=False, default=None)
 
@@ -108,12 +148,15 @@ def _domains(spec: CorpusSpec, rng: random.Random, pool: list[str]) -> list[_Dom
         d = _Domain(
             registered_domain=rd, hosts=hosts, vocab_size=v,
             dup_rate=DUP_RATES[(i // 2) % len(DUP_RATES)], reuse_rate=REUSE_RATES[(i // 3) % len(REUSE_RATES)],
-            base_docs=rng.randint(*spec.docs_per_domain),
+            base_docs=rng.randint(*spec.docs_per_domain)
+            if not spec.large_domain_docs or i % LARGE_DOMAIN_EVERY != LARGE_DOMAIN_EVERY - 1
+            else rng.randint(*spec.large_domain_docs),
             syndicates_from=(i + 1) % spec.n_domains if i % 7 == 3 and spec.n_domains > 1 else None,
             words=rng.sample(pool, v), weights=weights / weights.sum(),
             near_dup_rate=NEAR_DUP_RATES[(i + i // 4) % len(NEAR_DUP_RATES)],
             repost_rate=REPOST_RATES[(i // 2 + 1) % len(REPOST_RATES)],
             boilerplate_rate=BOILERPLATE_RATES[(i // 2 + 1) % len(BOILERPLATE_RATES)],
+            ai_factor=AI_DOMAIN_FACTORS[(i + i // 5) % len(AI_DOMAIN_FACTORS)],
         )
         nav = " | ".join(w.capitalize() for w in rng.sample(pool, 6))
         d.boilerplate = (f"{name.capitalize()} {nav}", f"Copyright {rd} all rights reserved {rng.choice(pool)} {rng.choice(pool)}")
@@ -167,29 +210,64 @@ def _edited(text: str, rate: float, words: list[str], rng: random.Random) -> str
     return "\n".join(lines)
 
 
+_STYLE_SYLLABLES = [c + v for c in ("th", "sh", "ch", "qu", "x") for v in ("a", "e", "i", "o", "u", "ea")]
+
+
+def style_words() -> list[str]:
+    """The sample language models' pet words (fixed, independent of the corpus seed). Built from syllables the
+    domain vocabularies never use, as "delve" or "tapestry" stand apart from a site's own words."""
+    rng = random.Random(AI_STYLE_SEED)
+    seen: set[str] = set()
+    while len(seen) < AI_STYLE_WORDS:
+        seen.add("".join(rng.choice(_STYLE_SYLLABLES) for _ in range(rng.choice((2, 3, 3, 4)))))
+    return sorted(seen)
+
+
 class _Generator:
-    def __init__(self, spec: CorpusSpec, texts: list[str] | None = None):
+    def __init__(self, spec: CorpusSpec, texts: list[str] | None = None, ai_texts: list[str] | None = None):
         self.spec = spec
         self.rng = random.Random(spec.seed)
         self.np_rng = np.random.default_rng(spec.seed)
         self.pool = _word_pool(self.rng, 30_000)
         self.domains = _domains(spec, self.rng, self.pool)
         self.texts = texts
+        self.ai_texts = ai_texts
+        self.style = style_words()
+        self.ai_contents: set[int] = set()      # content ids written by a (sample) language model
+        self.ai_p = 0.0                          # the current (snapshot, domain)'s planted AI share
         self.next_content = 0
         self.contents: dict[int, str] = {}
         self.domain_contents: dict[str, list[int]] = defaultdict(list)
         self.url_counter = Counter()
         self.families: dict[str, list[list[_Doc]]] = defaultdict(list)  # snapshot → near-dup families, root first
 
-    def _fresh(self, d: _Domain, boilerplate: bool = True) -> int:
+    def _words(self, d: _Domain, model: str | None) -> list[str]:
+        """A document's words: the domain's Zipf draw, sharpened for a model, with style words slipped in."""
+        n = self.rng.randint(*self.spec.doc_tokens)
+        weights, rate = d.weights, HUMAN_STYLE_RATE
+        if model is not None:
+            weights = d.weights ** AI_GENERATORS[model]["sharpen"]
+            weights = weights / weights.sum()
+            rate = AI_GENERATORS[model]["style_rate"]
+        idx = self.np_rng.choice(d.vocab_size, size=n, p=weights)
+        styled = self.np_rng.random(n) < rate
+        picks = self.np_rng.integers(len(self.style), size=n)
+        return [self.style[picks[j]] if styled[j] else d.words[k] for j, k in enumerate(idx)]
+
+    def _fresh(self, d: _Domain, boilerplate: bool = True, ai: bool | None = None) -> int:
+        """New content; written by a sample language model with the current planted share (or as ``ai`` says)."""
         cid = self.next_content
         self.next_content += 1
-        if self.texts:
-            text = self.texts[cid % len(self.texts)] + ("" if cid < len(self.texts) else f"\n[{cid}]")
+        if ai is None:
+            ai = self.ai_p > 0 and self.rng.random() < self.ai_p
+        if ai:
+            self.ai_contents.add(cid)
+        pool = (self.ai_texts if ai else self.texts) if (self.texts or self.ai_texts) else None
+        if pool:
+            text = pool[cid % len(pool)] + ("" if cid < len(pool) else f"\n[{cid}]")
         else:
-            n = self.rng.randint(*self.spec.doc_tokens)
-            idx = self.np_rng.choice(d.vocab_size, size=n, p=d.weights)
-            text = _sentences([d.words[k] for k in idx], self.rng)
+            model = sorted(AI_GENERATORS)[self.rng.randrange(len(AI_GENERATORS))] if ai else None
+            text = _sentences(self._words(d, model), self.rng)
         if boilerplate and self.rng.random() < d.boilerplate_rate:
             text = f"{d.boilerplate[0]}\n{text}\n{d.boilerplate[1]}"
         self.contents[cid] = text
@@ -205,6 +283,8 @@ class _Generator:
         new = self.next_content
         self.next_content += 1
         self.contents[new] = text
+        if cid in self.ai_contents:
+            self.ai_contents.add(new)
         return new
 
     def _url(self, d: _Domain, year: int) -> str:
@@ -217,6 +297,7 @@ class _Generator:
         per_domain: dict[str, list[_Doc]] = {}
         new_contents: dict[str, list[int]] = defaultdict(list)
         for d in self.domains:
+            self.ai_p = min(AI_SHARE_MAX, year_ai_share(self.spec.ai_share, year) * d.ai_factor)
             n = max(2, round(d.base_docs * self.rng.uniform(0.8, 1.2)))
             earlier = list(self.domain_contents[d.registered_domain])
             n_reuse = min(round(d.reuse_rate * n), len(earlier)) if index > 0 else 0
@@ -254,6 +335,7 @@ class _Generator:
                 new_contents[d.registered_domain].append(cid)
                 docs.append(_Doc(cid, self.contents[cid], self._url(d, year), d.registered_domain))
             per_domain[d.registered_domain] = docs
+        self.ai_p = 0.0
         # Syndication: a few domains republish one page of another domain in the same snapshot.
         for d in self.domains:
             if d.syndicates_from is not None:
@@ -361,7 +443,8 @@ def _family_truth(families: list[list[_Doc]]) -> list[dict]:
 
 
 def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
-           families: dict[str, list[list[_Doc]]] | None = None) -> dict:
+           families: dict[str, list[list[_Doc]]] | None = None, ai_contents: set[int] = frozenset(),
+           ai_share: tuple[tuple[int, float], ...] = ()) -> dict:
     vocab = {d.registered_domain: d for d in domains}
     seen_before: set[int] = set()
     out = {"definitions": {
@@ -374,7 +457,10 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
                                    "of the near-duplicate pairs",
         "cross_snapshot_near_dup_frac": "share of the domain's documents with a near-duplicate in an earlier snapshot",
         "dup_line_frac": f"share of the domain's normalized lines occurring >= {LINE_MIN_REPEATS} times in the snapshot",
-    }, "snapshots": {}}
+        "synthetic_ratio": "share of the domain's documents written by a (sample) language model, copies included",
+        "planted_ai_share": "the probability with which new content of the domain was model-written that snapshot",
+    }, "ai_share_schedule": {str(y): v for y, v in ai_share}, "snapshots": {}, "years": {}}
+    year_ai: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     near = _near_dup_truth(snapshots)
     for snapshot, docs in snapshots:
         counts = Counter(doc.content_id for doc in docs)
@@ -395,11 +481,19 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
                 "planted_near_dup_rate": d.near_dup_rate,
                 "planted_repost_rate": d.repost_rate,
                 "planted_boilerplate_rate": d.boilerplate_rate,
+                "synthetic_ratio": sum(x.content_id in ai_contents for x in ds) / n,
+                "planted_ai_share": min(AI_SHARE_MAX, year_ai_share(ai_share, parse_snapshot(snapshot)[0]) * d.ai_factor),
                 **near[snapshot][rd],
             }
-        out["snapshots"][snapshot] = {"year": parse_snapshot(snapshot)[0], "n_docs": len(docs), "domains": rows,
+        year = parse_snapshot(snapshot)[0]
+        n_ai = sum(x.content_id in ai_contents for x in docs)
+        year_ai[year][0] += n_ai
+        year_ai[year][1] += len(docs)
+        out["snapshots"][snapshot] = {"year": year, "n_docs": len(docs), "domains": rows,
+                                      "synthetic_ratio": n_ai / len(docs),
                                       "near_dup_families": _family_truth((families or {}).get(snapshot, []))}
         seen_before.update(counts)
+    out["years"] = {str(y): {"synthetic_ratio": a / n, "n_docs": n} for y, (a, n) in sorted(year_ai.items())}
     return out
 
 
@@ -450,24 +544,26 @@ def generate_documents(spec: CorpusSpec = CorpusSpec()) -> dict[str, list[tuple[
     return out
 
 
-def write_corpus(out_dir: str | Path, spec: CorpusSpec = CorpusSpec(), texts: list[str] | None = None) -> dict:
+def write_corpus(out_dir: str | Path, spec: CorpusSpec = CorpusSpec(), texts: list[str] | None = None,
+                 ai_texts: list[str] | None = None) -> dict:
     """Write the WET files, a ``wet.paths.gz`` per snapshot and ``ground_truth.json`` under ``out_dir``.
 
     Layout mirrors Common Crawl: ``crawl-data/<snapshot>/segments/<seg>/wet/<file>.warc.wet.gz`` with
     ``crawl-data/<snapshot>/wet.paths.gz`` listing paths relative to ``out_dir``.
+    ``texts`` / ``ai_texts``: human and AI document texts to use instead of the generators.
     Returns the ground truth (also written to ``ground_truth.json``).
     """
     out = Path(out_dir)
-    gen = _Generator(spec, texts)
+    gen = _Generator(spec, texts, ai_texts)
     produced = []
     for i, snapshot in enumerate(sorted(spec.snapshots)):
         docs = gen.snapshot_docs(snapshot, i)
         gen.rng.shuffle(docs)
         produced.append((snapshot, docs))
         _write_snapshot(out, snapshot, docs, spec.files_per_snapshot, gen.rng)
-    truth = _truth(produced, gen.domains, gen.families)
+    truth = _truth(produced, gen.domains, gen.families, gen.ai_contents, spec.ai_share)
     truth["spec"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()}
-    truth["source"] = "texts" if texts else "zipf"
+    truth["source"] = "texts" if (texts or ai_texts) else "zipf"
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
     return truth
 
@@ -515,6 +611,27 @@ def generated_texts(n: int, seed: int = 0) -> list[str]:
     gen = _Generator(CorpusSpec(n_domains=len(VOCAB_LEVELS), seed=seed))
     rich = gen.domains[len(VOCAB_LEVELS) - 1]
     return [gen.contents[gen._fresh(rich, boilerplate=False)] for _ in range(n)]
+
+
+def labeled_texts(n_per_domain: int, spec: CorpusSpec = CorpusSpec(), seed: int = 7) -> list[dict]:
+    """Labeled documents from the sample generators for training the demo's detector: human and each sample
+    model in equal numbers, for every domain of ``spec`` (the domains' vocabularies are the corpus's: a pseudo-word
+    domain shares no words with another, so a detector must have seen a domain's writing to judge it, as a real
+    detector must have seen a language). The documents are new: drawn with their own ``seed``. JSON-lines rows
+    with text, label, generator, domain and group."""
+    gen = _Generator(spec)
+    gen.rng, gen.np_rng = random.Random(seed), np.random.default_rng(seed)
+    writers = [None] + sorted(AI_GENERATORS)
+    rows = []
+    for d in gen.domains:
+        for i in range(n_per_domain):
+            model = writers[i % len(writers)]
+            text = _sentences(gen._words(d, model), gen.rng)
+            if gen.rng.random() < d.boilerplate_rate:
+                text = f"{d.boilerplate[0]}\n{text}\n{d.boilerplate[1]}"
+            rows.append({"text": text, "label": "human" if model is None else "ai", "generator": model,
+                         "domain": d.registered_domain, "group": f"{d.registered_domain}/{i}"})
+    return rows
 
 
 TRUTH_METRICS = ("exact_dup_frac", "cross_snapshot_dup_frac", "near_dup_frac", "near_dup_removable_frac",

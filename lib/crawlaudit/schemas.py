@@ -145,18 +145,42 @@ NEAR_DUP_COLUMNS = [N_NEAR_DUP_DOCS, NEAR_DUP_FRAC, N_NEAR_DUP_CLUSTERS, NEAR_DU
                     N_LINES, N_DUP_LINES, DUP_LINE_FRAC, *REP_SIGNALS]
 DOC_SIGNATURES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, MINHASH_PARAMS, SIGNATURE]
 
+# Synthetic (AI-generated) share: per-document scores, then per-group population estimates (see synthetic.py)
+AI_MARGIN = "ai_margin"              # detector decision value (log-odds before calibration)
+AI_PROB = "ai_prob"                  # calibrated probability that the document is AI-generated
+IS_AI_FLAGGED = "is_ai_flagged"      # ai_margin >= the detector's threshold
+HAS_MARKER = "has_marker"            # contains a marker word
+REF_WORDS = "ref_words"              # indices of the reference words occurring in the document
+DETECTOR = "detector"                # the detector's name and training fingerprint
+DOC_SCORES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, DETECTOR, AI_PROB, IS_AI_FLAGGED, HAS_MARKER, REF_WORDS]
+N_DOCS_SCORED = "n_docs_scored"
+SYNTHETIC_RATIO = "synthetic_ratio"          # the primary estimator's value
+SYNTHETIC_RATIO_LO = "synthetic_ratio_lo"    # its 95% bootstrap interval
+SYNTHETIC_RATIO_HI = "synthetic_ratio_hi"
+SYNTHETIC_METHOD = "synthetic_method"        # which estimator synthetic_ratio is (pacc, acc or mle)
+SYNTHETIC_LOW_N = "synthetic_low_n"          # fewer than synthetic.min_docs documents: estimates are null
+SYNTHETIC_CC = "synthetic_cc"                # share flagged (biased; for comparison)
+SYNTHETIC_ACC = "synthetic_acc"
+SYNTHETIC_PACC = "synthetic_pacc"
+SYNTHETIC_MLE = "synthetic_mle"
+MARKER_DOC_FRAC = "marker_doc_frac"          # share of documents with a marker word
+MARKER_EXCESS_LB = "marker_excess_lb"        # Kobak lower bound against the pre-LLM projection
+SYNTHETIC_ESTIMATES = [SYNTHETIC_CC, SYNTHETIC_ACC, SYNTHETIC_PACC, SYNTHETIC_MLE]
+SYNTHETIC_COLUMNS = [N_DOCS_SCORED, SYNTHETIC_RATIO, SYNTHETIC_RATIO_LO, SYNTHETIC_RATIO_HI, SYNTHETIC_METHOD,
+                     SYNTHETIC_LOW_N, *SYNTHETIC_ESTIMATES, MARKER_DOC_FRAC, MARKER_EXCESS_LB]
+
 FIRST_SNAPSHOT = "first_snapshot"
 FIRST_URL = "first_url"
 
 DOMAIN_STATS_COLUMNS = [
     SNAPSHOT, YEAR, REGISTERED_DOMAIN, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
     N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
-    ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, RUN_ID,
+    ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS, RUN_ID,
 ]
 SNAPSHOT_STATS_COLUMNS = [
     SNAPSHOT, YEAR, N_DOMAINS, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
     N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
-    ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET,
+    ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS,
     N_FILES, N_FAILED_FILES, N_RECORDS, N_ERROR_RECORDS, ERROR_FRAC, RUN_ID,
 ]
 N_SNAPSHOTS = "n_snapshots"
@@ -165,6 +189,7 @@ YEAR_STATS_COLUMNS = [
     YEAR, N_SNAPSHOTS, N_DOCS, N_TOKENS, N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS,
     CROSS_SNAPSHOT_DUP_FRAC, N_NEAR_DUP_DOCS, NEAR_DUP_FRAC, N_CROSS_SNAPSHOT_NEAR_DUP_DOCS,
     CROSS_SNAPSHOT_NEAR_DUP_FRAC, N_LINES, N_DUP_LINES, DUP_LINE_FRAC, ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET,
+    *SYNTHETIC_COLUMNS,
 ]
 TOKEN_SAMPLES_COLUMNS = [SNAPSHOT, DOC_ID, TOKENS]
 INGEST_ERRORS_COLUMNS = [SNAPSHOT, FILE, OFFSET, RECORD_ID, ERROR_KIND, MESSAGE, RUN_ID]

@@ -24,6 +24,7 @@ AUDIT_RUNS = "audit_runs"
 YEAR_STATS = "year_stats"
 TOKEN_SAMPLES = "token_samples"
 DOC_SIGNATURES = "doc_signatures"
+DOC_SCORES = "doc_scores"
 
 
 def table_path(warehouse: str, table: str) -> str:
@@ -89,6 +90,21 @@ def read_prior_signatures(spark: SparkSession, warehouse: str, snapshot: str, mi
             "doc_signatures of %s were made with other dedup parameters than %s: not compared (re-audit them)",
             ", ".join(sorted(other)), minhash_params)
     return earlier.where(F.col(S.MINHASH_PARAMS) == minhash_params).select(S.DOC_ID, S.SIGNATURE)
+
+
+def read_marker_history(spark: SparkSession, warehouse: str, table: str, snapshot: str, key_cols: list[str]) -> DataFrame:
+    """key_cols, year, marker_doc_frac of the audited snapshots before ``snapshot`` in ``table`` (the pre-LLM
+    baseline of the marker-excess bound, so a result never depends on snapshots audited later; empty when none,
+    or when the table predates the column)."""
+    empty = spark.createDataFrame([], ", ".join([f"{c} string" for c in key_cols] + [f"{S.YEAR} int",
+                                                                                      f"{S.MARKER_DOC_FRAC} double"]))
+    path = table_path(warehouse, table)
+    if not _exists(spark, path):
+        return empty
+    df = spark.read.format("delta").load(path)
+    if S.MARKER_DOC_FRAC not in df.columns:
+        return empty
+    return df.where(F.col(S.SNAPSHOT) < F.lit(snapshot)).select(*key_cols, S.YEAR, S.MARKER_DOC_FRAC)
 
 
 def read_prior_hashes(spark: SparkSession, warehouse: str, snapshot: str) -> DataFrame:

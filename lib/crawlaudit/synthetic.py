@@ -1,0 +1,222 @@
+"""The AI-generated share per group: documents scored once on the executors, population estimates per group.
+
+``document_scores`` runs the detector and the reference-word lookup in one Arrow pass over each document's text
+(the scorer broadcast once); only compact columns come back. ``synthetic_estimates`` fits every estimator of
+``quantify`` per group with ``applyInPandas``, documents in doc_id order and the bootstrap seeded by the group key,
+so the numbers do not depend on partitioning. ``with_marker_excess`` adds Kobak's bound against the marker share
+projected from the pre-LLM years of earlier audits.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import (ArrayType, BooleanType, DoubleType, IntegerType, LongType, StringType, StructField,
+                               StructType)
+
+from crawlaudit import quantify as Q
+from crawlaudit import schemas as S
+from crawlaudit.config import SyntheticConfig
+from crawlaudit.detector import Calibration, Detector
+from crawlaudit.errors import ConfigError
+from crawlaudit.validation import require_columns
+from crawlaudit.vocabulary import Reference, occurrence_matrix
+
+SCORES_SCHEMA = StructType([
+    StructField(S.DOC_ID, StringType(), False),
+    StructField(S.AI_MARGIN, DoubleType(), False),
+    StructField(S.AI_PROB, DoubleType(), False),
+    StructField(S.IS_AI_FLAGGED, BooleanType(), False),
+    StructField(S.HAS_MARKER, BooleanType(), False),
+    StructField(S.REF_WORDS, ArrayType(IntegerType(), False), False),
+])
+SCORE_INPUT_COLUMNS = [S.DOC_ID, S.AI_PROB, S.IS_AI_FLAGGED, S.HAS_MARKER, S.REF_WORDS]
+
+
+@dataclass
+class Scorer:
+    """The detector and reference tables of one model directory; ``name``: directory name + content digest."""
+
+    detector: Detector
+    reference: Reference
+    name: str
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Scorer":
+        d = Path(directory)
+        try:
+            det, ref = Detector.load(d), Reference.load(d / "reference.json")
+        except (FileNotFoundError, ValueError, KeyError, json.JSONDecodeError) as e:
+            raise ConfigError(f"synthetic.model {directory}: {e}") from None
+        digest = hashlib.sha1((d / "model.json").read_bytes() + (d / "reference.json").read_bytes()).hexdigest()[:12]
+        return cls(det, ref, f"{d.name}@{digest}")
+
+    def score_batch(self, doc_ids: list[str], texts: list[str | None]) -> pa.RecordBatch:
+        margins = self.detector.margins(texts)
+        scans = [self.reference.scan(t) for t in texts]
+        refs = [r for r, _ in scans]
+        offsets = np.concatenate([[0], np.cumsum([len(r) for r in refs])]).astype(np.int32)
+        flat = np.fromiter((i for r in refs for i in r), dtype=np.int32, count=int(offsets[-1]))
+        return pa.RecordBatch.from_arrays([
+            pa.array(doc_ids, pa.string()), pa.array(margins), pa.array(self.detector.probabilities(margins)),
+            pa.array(margins >= self.detector.calibration.threshold),
+            pa.array([m for _, m in scans], pa.bool_()),
+            pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.int32())),
+        ], schema=_SCORES_ARROW)
+
+
+def _arrow(schema: StructType) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(schema)
+
+
+_SCORES_ARROW = _arrow(SCORES_SCHEMA)
+
+
+def document_scores(scorer) -> Callable[[DataFrame], DataFrame]:
+    """Columns in: doc_id, text. Columns out: ``SCORES_SCHEMA``. ``scorer``: a Scorer or a Spark broadcast of one
+    (broadcast it: the model is a few MB, shipped once per executor instead of once per task)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        s = scorer.value if hasattr(scorer, "value") else scorer
+        for batch in batches:
+            yield s.score_batch(batch.column(S.DOC_ID).to_pylist(), batch.column(S.TEXT).to_pylist())
+
+    def transform(docs: DataFrame) -> DataFrame:
+        require_columns(docs, [S.DOC_ID, S.TEXT], "document_scores")
+        return docs.select(S.DOC_ID, S.TEXT).mapInArrow(run, SCORES_SCHEMA)
+
+    return transform
+
+
+@dataclass(frozen=True)
+class EstimatorParams:
+    """What each group's estimation needs (small: serialized into the applyInPandas closure)."""
+
+    calibration: Calibration
+    p_human: tuple[float, ...]
+    q_ai: tuple[float, ...]
+    primary: str
+    min_docs: int
+    replicates: int
+    seed: int
+
+    @classmethod
+    def from_config(cls, cfg: SyntheticConfig, scorer: Scorer) -> "EstimatorParams":
+        return cls(scorer.detector.calibration, tuple(scorer.reference.p_human), tuple(scorer.reference.q_ai),
+                   cfg.primary_method, cfg.min_docs, cfg.bootstrap_replicates, cfg.seed)
+
+
+ESTIMATE_FIELDS = [
+    StructField(S.N_DOCS_SCORED, LongType(), False),
+    StructField(S.SYNTHETIC_RATIO, DoubleType(), True),
+    StructField(S.SYNTHETIC_RATIO_LO, DoubleType(), True),
+    StructField(S.SYNTHETIC_RATIO_HI, DoubleType(), True),
+    StructField(S.SYNTHETIC_METHOD, StringType(), True),
+    StructField(S.SYNTHETIC_LOW_N, BooleanType(), True),
+    *[StructField(c, DoubleType(), True) for c in S.SYNTHETIC_ESTIMATES],
+    StructField(S.MARKER_DOC_FRAC, DoubleType(), True),
+    StructField(S.MARKER_EXCESS_LB, DoubleType(), True),
+]
+
+
+def estimate_group(pdf: pd.DataFrame, key: tuple, params: EstimatorParams) -> dict:
+    """All estimates for one group's documents (columns ``SCORE_INPUT_COLUMNS``)."""
+    pdf = pdf.sort_values(S.DOC_ID, kind="stable")
+    n = len(pdf)
+    out = {S.N_DOCS_SCORED: n, S.SYNTHETIC_METHOD: params.primary, S.SYNTHETIC_LOW_N: n < params.min_docs,
+           S.MARKER_DOC_FRAC: float(pdf[S.HAS_MARKER].mean()) if n else None, S.MARKER_EXCESS_LB: None}
+    if n < params.min_docs:
+        return {**out, **{c: None for c in (S.SYNTHETIC_RATIO, S.SYNTHETIC_RATIO_LO, S.SYNTHETIC_RATIO_HI,
+                                             *S.SYNTHETIC_ESTIMATES)}}
+    p, q = np.asarray(params.p_human), np.asarray(params.q_ai)
+    occ = occurrence_matrix([list(x) for x in pdf[S.REF_WORDS]], p.size)
+    rng = np.random.default_rng(Q.group_seed(params.seed, *map(str, key)))
+    res = Q.resample_means({"flag": pdf[S.IS_AI_FLAGGED].to_numpy(dtype=np.float64),
+                            "prob": pdf[S.AI_PROB].to_numpy(dtype=np.float64), "occ": occ}, params.replicates, rng)
+    est = {"cc": Q.classify_and_count(res), "acc": Q.acc(res, params.calibration, rng),
+           "pacc": Q.pacc(res, params.calibration, rng), "mle": Q.mixture_mle(res, p, q)}
+    primary = est[params.primary]
+    return {**out, S.SYNTHETIC_RATIO: primary.value, S.SYNTHETIC_RATIO_LO: primary.lo,
+            S.SYNTHETIC_RATIO_HI: primary.hi, S.SYNTHETIC_CC: est["cc"].value, S.SYNTHETIC_ACC: est["acc"].value,
+            S.SYNTHETIC_PACC: est["pacc"].value, S.SYNTHETIC_MLE: est["mle"].value}
+
+
+def synthetic_estimates(group_cols: list[str], params: EstimatorParams) -> Callable[[DataFrame], DataFrame]:
+    """Columns in: ``group_cols`` + ``SCORE_INPUT_COLUMNS``. Columns out: ``group_cols`` + ``SYNTHETIC_COLUMNS``,
+    one row per group (marker_excess_lb null: ``with_marker_excess`` fills it)."""
+
+    def transform(scored: DataFrame) -> DataFrame:
+        require_columns(scored, group_cols + SCORE_INPUT_COLUMNS, "synthetic_estimates")
+        schema = StructType([scored.schema[c] for c in group_cols] + ESTIMATE_FIELDS)
+        names = [f.name for f in schema.fields]
+
+        def fit(key: tuple, pdf: pd.DataFrame) -> pd.DataFrame:
+            row = dict(zip(group_cols, key))
+            row.update(estimate_group(pdf, key, params))
+            return pd.DataFrame([[row[c] for c in names]], columns=names)
+
+        return scored.select(*group_cols, *SCORE_INPUT_COLUMNS).groupBy(*group_cols).applyInPandas(fit, schema)
+
+    return transform
+
+
+def null_estimates(group_cols: list[str]) -> Callable[[DataFrame], DataFrame]:
+    """With no model configured: one row per group with n_docs_scored 0 and null estimates."""
+
+    def transform(rows: DataFrame) -> DataFrame:
+        out = rows.select(*group_cols).distinct()
+        for f in ESTIMATE_FIELDS:
+            out = out.withColumn(f.name, F.lit(0).cast("long") if f.name == S.N_DOCS_SCORED else F.lit(None).cast(f.dataType))
+        return out
+
+    return transform
+
+
+def with_marker_excess(prior: DataFrame, key_cols: list[str], before_year: int) -> Callable[[DataFrame], DataFrame]:
+    """Fill marker_excess_lb = max(0, (share − expected) / (1 − expected)), ``expected`` the group's marker share
+    projected to the row's year by a least-squares line through the ``prior`` rows (key_cols, year,
+    marker_doc_frac) of years before ``before_year`` (their mean when they cover one year); null without any.
+    Columns in: key_cols, year, marker_doc_frac, marker_excess_lb. Columns out: the same."""
+
+    def transform(stats: DataFrame) -> DataFrame:
+        require_columns(stats, key_cols + [S.YEAR, S.MARKER_DOC_FRAC, S.MARKER_EXCESS_LB], "with_marker_excess")
+        columns = stats.columns
+        keys = key_cols or ["_all"]      # pooled rows: one baseline over every prior row
+        if not key_cols:
+            stats = stats.withColumn("_all", F.lit(1))
+        base = (
+            (prior if key_cols else prior.withColumn("_all", F.lit(1)))
+            .where((F.col(S.YEAR) < before_year) & F.col(S.MARKER_DOC_FRAC).isNotNull())
+            .groupBy(*keys)
+            .agg(F.avg(S.YEAR).alias("_my"), F.avg(S.MARKER_DOC_FRAC).alias("_mf"),
+                 F.var_pop(S.YEAR).alias("_vy"), F.covar_pop(S.YEAR, S.MARKER_DOC_FRAC).alias("_cyf"))
+        )
+        slope = F.when(F.col("_vy") > 0, F.col("_cyf") / F.col("_vy")).otherwise(F.lit(0.0))
+        expected = F.least(F.lit(1.0), F.greatest(F.lit(0.0), F.col("_mf") + slope * (F.col(S.YEAR) - F.col("_my"))))
+        lb = F.when(expected >= 1.0, F.lit(0.0)).otherwise(
+            F.greatest(F.lit(0.0), (F.col(S.MARKER_DOC_FRAC) - expected) / (F.lit(1.0) - expected)))
+        return (stats.join(base, keys, "left")
+                .withColumn(S.MARKER_EXCESS_LB, F.when(F.col("_mf").isNotNull() & F.col(S.MARKER_DOC_FRAC).isNotNull(), lb))
+                .select(*columns))
+
+    return transform
+
+
+def occurrence_rates(scores: DataFrame, n_words: int) -> tuple[int, np.ndarray]:
+    """(documents, add-½-smoothed share of them containing each reference word) of ``scores`` rows (ref_words):
+    the human reference P measured on an audited crawl's own pre-LLM documents. Collects n_words numbers."""
+    n = scores.count()
+    rates = np.full(n_words, 0.5 / (n + 1.0))
+    for row in scores.select(F.explode(S.REF_WORDS).alias("w")).groupBy("w").count().collect():
+        rates[row["w"]] = (row["count"] + 0.5) / (n + 1.0)
+    return n, rates

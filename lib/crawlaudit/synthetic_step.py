@@ -1,0 +1,78 @@
+"""The audit job's synthetic-share step: score a snapshot's documents once, estimate per domain, snapshot and
+year, reading the history the estimates need (earlier marker shares, vintage documents) from the warehouse.
+
+Job glue in the manner of cc-pyspark's base class: the transforms stay pure (``synthetic``, ``audit``), this
+class owns which tables they are fed from. Without a configured model every estimate is null.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from crawlaudit import audit, synthetic, tables
+from crawlaudit import schemas as S
+from crawlaudit.config import SyntheticConfig
+
+log = logging.getLogger(__name__)
+
+
+class SyntheticStep:
+    def __init__(self, spark: SparkSession, cfg: SyntheticConfig, warehouse: str):
+        self.spark, self.cfg, self.wh = spark, cfg, warehouse
+        self.scorer = self.params = self.name = None
+        if cfg.model:
+            scorer = synthetic.Scorer.load(cfg.model)
+            self.scorer = spark.sparkContext.broadcast(scorer)  # shipped once per executor, not once per task
+            self.params = synthetic.EstimatorParams.from_config(cfg, scorer)
+            self.name = scorer.name
+
+    def score(self, docs: DataFrame) -> DataFrame | None:
+        """Per-document scores (checkpointed: later plans start from them), or None without a model."""
+        return docs.transform(synthetic.document_scores(self.scorer)).localCheckpoint() if self.scorer else None
+
+    def _scores_before(self, snapshot: str) -> DataFrame:
+        path = tables.table_path(self.wh, tables.DOC_SCORES)
+        if not tables._exists(self.spark, path):
+            return self.spark.createDataFrame([], f"{S.REF_WORDS} array<int>")
+        return (self.spark.read.format("delta").load(path)
+                .where((F.col(S.SNAPSHOT) < snapshot) & (F.col(S.DETECTOR) == self.name)
+                       & (F.substring(S.SNAPSHOT, 9, 4).cast("int") < self.cfg.vintage_before_year)))
+
+    def params_for(self, snapshot: str):
+        """The estimator parameters, with P from the crawl's own vintage documents when so configured."""
+        if self.params is None or self.cfg.human_reference != "vintage":
+            return self.params
+        n, rates = synthetic.occurrence_rates(self._scores_before(snapshot), len(self.params.p_human))
+        if n < self.cfg.vintage_min_docs:
+            log.warning("%s: %d vintage documents before it (synthetic.vintage_min_docs = %d): the mixture estimator "
+                        "uses the model's P from labeled text", snapshot, n, self.cfg.vintage_min_docs)
+            return self.params
+        log.info("%s: human word rates P from %d vintage documents", snapshot, n)
+        return dataclasses.replace(self.params, p_human=tuple(float(x) for x in rates))
+
+    def group_rows(self, flagged: DataFrame, scores: DataFrame | None, snapshot: str) -> tuple[DataFrame, DataFrame]:
+        """(per-domain rows, pooled snapshot row) of ``SYNTHETIC_COLUMNS``."""
+        params, before = self.params_for(snapshot), self.cfg.vintage_before_year
+        by_domain = audit.synthetic_rows(flagged, scores, [S.SNAPSHOT, S.REGISTERED_DOMAIN], params,
+                                         tables.read_marker_history(self.spark, self.wh, tables.DOMAIN_STATS, snapshot,
+                                                                    [S.REGISTERED_DOMAIN]), before)
+        pooled = audit.synthetic_rows(flagged, scores, [S.SNAPSHOT], params, tables.read_marker_history(
+            self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, []), before)
+        return by_domain, pooled
+
+    def publish_scores(self, flagged: DataFrame, scores: DataFrame | None, snapshot: str) -> None:
+        if scores is not None:
+            tables.replace_snapshot(audit.doc_score_rows(flagged, scores, self.name), self.wh, tables.DOC_SCORES, snapshot)
+
+    def year_rows(self, snapshot: str, year: int) -> DataFrame:
+        """year + ``SYNTHETIC_COLUMNS`` over the year's published document scores of this detector."""
+        if self.params is None:
+            return audit.year_synthetic_rows(tables.read_year(self.spark, self.wh, tables.SNAPSHOT_STATS, year),
+                                             None, None, self.cfg.vintage_before_year)
+        docs = tables.read_year(self.spark, self.wh, tables.DOC_SCORES, year).where(F.col(S.DETECTOR) == self.name)
+        prior = tables.read_marker_history(self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, [])
+        return audit.year_synthetic_rows(docs, self.params_for(snapshot), prior.where(F.col(S.YEAR) != year),
+                                         self.cfg.vintage_before_year)

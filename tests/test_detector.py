@@ -1,0 +1,99 @@
+"""Detector features, training, calibration and artifact round trip, on the sample generators' labeled texts."""
+import json
+
+import numpy as np
+import pytest
+
+from crawlaudit import detector as D
+from crawlaudit.corpus import CorpusSpec, labeled_texts
+from crawlaudit.labeled import LabeledSet, read_labeled, split_by_group
+from crawlaudit.training import train_detector
+from crawlaudit.vocabulary import Reference, build_reference, occurrence_matrix
+
+SPEC = D.FeatureSpec(word_bits=14, byte_bits=14)
+
+
+def test_byte_and_word_ngrams_are_counted_exactly():
+    counts = D.term_counts(["ab ab"], SPEC).toarray()[0]
+    words, grams = counts[: 1 << 14], counts[1 << 14:]
+    # words: "ab", "ab" (unigrams, one bucket twice) + "ab ab" (bigram) = 3 occurrences, 2 distinct
+    assert words.sum() == 3 and sorted(words[words > 0]) == [1, 2]
+    # bytes of "ab ab" (5 bytes): 5 + 4 + 3 + 2 + 1 n-grams of length 1..5
+    assert grams.sum() == 15
+    # "a" twice, "b" twice, "ab" twice, " " once...: repeated n-grams share a bucket
+    assert grams.max() == 2
+
+
+def test_features_ignore_case_and_layout_and_are_stable():
+    a = D.term_counts(["Hello   World.\n\nAgain"], SPEC)
+    b = D.term_counts(["hello world. again"], SPEC)
+    assert (a != b).nnz == 0
+    assert D.term_counts([None, ""], SPEC).nnz == 0
+
+
+@pytest.fixture(scope="module")
+def sample_set():
+    rows = labeled_texts(30, CorpusSpec(n_domains=10, seed=3), seed=5)
+    return LabeledSet.from_rows(rows)
+
+
+@pytest.fixture(scope="module")
+def trained(sample_set):
+    return train_detector(sample_set, SPEC, seed=1)
+
+
+def test_detector_separates_the_sample_models_and_reports_its_calibration(trained):
+    det, report = trained
+    assert report["auroc"] > 0.97
+    assert set(report["auroc_by_generator"]) == {"sample-lm-a", "sample-lm-b"}
+    cal = det.calibration
+    assert cal.tpr - cal.fpr > 0.8
+    assert 0 <= cal.mean_p_human < cal.mean_p_ai <= 1
+    # the generator shift is measured and carried in the sds, on top of sampling error
+    assert report["transfer_shift_rms"]["generator"]["tpr"] >= 0
+    assert cal.tpr_sd >= report["transfer_shift_rms"]["generator"]["tpr"]
+    assert report["ece"] < 0.1
+
+
+def test_artifact_round_trip_gives_identical_scores(trained, sample_set, tmp_path):
+    det, _ = trained
+    det.save(tmp_path / "m")
+    again = D.Detector.load(tmp_path / "m")
+    texts = sample_set.texts[:50]
+    np.testing.assert_allclose(again.margins(texts), det.margins(texts), rtol=1e-6)
+    assert again.calibration == det.calibration
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["format_version"] = 99
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="format_version"):
+        D.Detector.load(tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match="train_detector"):
+        D.Detector.load(tmp_path / "nothing")
+
+
+def test_reference_tables_prefer_words_shared_across_domains(sample_set, tmp_path):
+    ref = build_reference(sample_set.texts, sample_set.is_ai, min_docs=5, domains=sample_set.domain)
+    assert 0 < len(ref.words) <= 2000
+    # the sample models' pet words are the markers: far more common in AI text
+    assert ref.info["marker_share_ai"] > 0.8 > ref.info["marker_share_human"]
+    ref.save(tmp_path / "r.json")
+    back = Reference.load(tmp_path / "r.json")
+    assert back.words == ref.words and back.markers == ref.markers
+    occ = occurrence_matrix([ref.occurrence_indices(t) for t in sample_set.texts[:20]], len(ref.words))
+    assert occ.shape == (20, len(ref.words)) and occ.max() == 1
+
+
+def test_labeled_reader_and_group_split(tmp_path):
+    path = tmp_path / "l.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "a", "label": "human", "group": "g1"}, {"text": "b", "label": "ai", "group": "g1", "generator": "x"},
+        {"text": "c", "label": "human", "group": "g2"}, {"text": "d", "label": "ai"}]) + "\n")
+    data = read_labeled(path)
+    assert data.is_ai.tolist() == [False, True, False, True]
+    assert data.generator.tolist() == ["human", "x", "human", "unknown"]
+    masks = split_by_group(data, (0.5, 0.5), seed=0)
+    assert (masks[0] ^ masks[1]).all()
+    assert masks[0][0] == masks[0][1]          # one group never straddles the split
+    path.write_text(json.dumps({"text": "a", "label": "robot"}) + "\n")
+    with pytest.raises(ValueError, match="l.jsonl:1"):
+        read_labeled(path)
