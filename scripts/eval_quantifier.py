@@ -17,6 +17,7 @@ domains, trained without them, mixtures only from them. Sizes larger than the po
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -32,13 +33,27 @@ from crawlaudit.vocabulary import build_reference, occurrence_matrix
 ESTIMATORS = ("cc", "acc", "pacc", "mle", "marker_lb")
 
 
-def fold_scores(dev: LabeledSet, pool: LabeledSet, args) -> dict:
+def fold_scores(dev: LabeledSet, pool: LabeledSet, args, vintage: LabeledSet | None = None) -> dict:
+    """Detector and reference trained on ``dev``, scores of ``pool``; with ``vintage`` (human texts of the pool's
+    population, never in a mixture) the human side is measured on them, as ``synthetic.human_reference: vintage``
+    does on an audited crawl's pre-LLM snapshots."""
     det, _ = train_detector(dev, alpha=args.alpha, epochs=args.epochs, seed=args.seed, transfer=not args.no_transfer)
     ref = build_reference(dev.texts, dev.is_ai, n_words=args.reference_words,
                           domains=dev.domain if len(set(dev.domain)) > 1 else None)
     margins = det.margins(pool.texts)
-    marker_human = float(np.mean([ref.has_marker(t) for t, ai in zip(dev.texts, dev.is_ai) if not ai]))
-    return {"det": det, "ref": ref, "margins": margins, "probs": det.probabilities(margins),
+    human_texts = vintage.texts if vintage is not None else [t for t, ai in zip(dev.texts, dev.is_ai) if not ai]
+    marker_human = float(np.mean([ref.has_marker(t) for t in human_texts]))
+    p_human = ref.p_human
+    if vintage is not None:
+        m = det.margins(vintage.texts)
+        probs, flags = det.probabilities(m), m >= det.calibration.threshold
+        n = len(vintage)
+        det.calibration = dataclasses.replace(
+            det.calibration, fpr=float(flags.mean()), fpr_sd=float(np.sqrt(flags.mean() * (1 - flags.mean()) / n)),
+            mean_p_human=float(probs.mean()), mean_p_human_sd=float(probs.std() / np.sqrt(n)))
+        occ = occurrence_matrix([ref.occurrence_indices(t) for t in vintage.texts], len(ref.words))
+        p_human = (np.asarray(occ.sum(axis=0)).ravel() + 0.5) / (n + 1.0)
+    return {"det": det, "ref": ref, "p_human": p_human, "margins": margins, "probs": det.probabilities(margins),
             "occ": occurrence_matrix([ref.occurrence_indices(t) for t in pool.texts], len(ref.words)),
             "marker": np.array([ref.has_marker(t) for t in pool.texts]), "marker_human": marker_human}
 
@@ -49,7 +64,7 @@ def estimate_all(s: dict, idx: np.ndarray, replicates: int, seed: int) -> dict:
     res = Q.resample_means({"flag": s["margins"][idx] >= cal.threshold, "prob": s["probs"][idx], "occ": s["occ"][idx]},
                            replicates, rng)
     out = {"cc": Q.classify_and_count(res), "acc": Q.acc(res, cal, rng), "pacc": Q.pacc(res, cal, rng),
-           "mle": Q.mixture_mle(res, s["ref"].p_human, s["ref"].q_ai)}
+           "mle": Q.mixture_mle(res, s["p_human"], s["ref"].q_ai)}
     lb = Q.marker_excess_lower_bound(float(s["marker"][idx].mean()), s["marker_human"])
     out["marker_lb"] = Q.Estimate(lb, lb, 1.0)   # a lower bound: "covers" when it does not exceed the truth
     return out
@@ -134,6 +149,10 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--reference-words", type=int, default=2000)
     ap.add_argument("--no-transfer", action="store_true", help="no held-out refits inside each fold (faster)")
+    ap.add_argument("--vintage", type=float, default=None, metavar="FRACTION",
+                    help="measure the human side (fpr, mean human probability, P, marker share) on the human texts "
+                         "of this share of the test pool's groups, kept out of the mixtures: what "
+                         "synthetic.human_reference: vintage does with an audited crawl's pre-LLM snapshots")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the summary and every mixture's estimates here")
     args = ap.parse_args(argv)
@@ -145,9 +164,16 @@ def main(argv=None) -> int:
     records, skipped = [], []
     for fold, dev_mask, test_mask in folds(data, args):
         started = time.time()
+        vintage = None
+        if args.vintage:  # a share of the pool's groups lends its human texts to the baseline, never to a mixture
+            lend = split_by_group(data, (args.vintage, 1 - args.vintage), args.seed + 2)[0]
+            vintage = data.subset(test_mask & lend & ~data.is_ai)
+            test_mask = test_mask & ~lend
         dev, pool = data.subset(dev_mask), data.subset(test_mask)
-        print(f"[{fold}] training on {len(dev)} texts, scoring a pool of {len(pool)}", file=sys.stderr, flush=True)
-        scores = fold_scores(dev, pool, args)
+        print(f"[{fold}] training on {len(dev)} texts, scoring a pool of {len(pool)}"
+              + (f", human baseline from {len(vintage)} held-out texts" if vintage is not None else ""),
+              file=sys.stderr, flush=True)
+        scores = fold_scores(dev, pool, args, vintage)
         for n in sizes:
             for a in alphas:
                 sets = mixtures(pool, pool.is_ai, a, n, args.repeats, rng)
@@ -163,6 +189,8 @@ def main(argv=None) -> int:
     summary = summarize(records)
     mode_name = ("leave-one-generator-out" if args.leave_one_generator_out else
                  "leave-one-domain-out" if args.leave_one_domain_out else "held-out groups")
+    if args.vintage:
+        mode_name += f", human baseline measured on {args.vintage:.0%} of the pool's groups"
     print_table(summary, f"{mode_name}: {len(records) // len(ESTIMATORS)} mixtures")
     if skipped:
         print(f"skipped (pool too small for n distinct groups): {skipped}")

@@ -323,7 +323,8 @@ def test_year_stats_pool_the_snapshots_of_each_year(audited):
 
 
 def test_vintage_reference_measures_p_on_earlier_pre_llm_documents(audited, spark):
-    """human_reference: vintage takes P from the doc_scores of earlier snapshots before vintage_before_year."""
+    """human_reference: vintage takes P, fpr and the mean human probability from the doc_scores of earlier
+    snapshots before vintage_before_year."""
     import numpy as np
 
     from crawlaudit.config import load_config
@@ -339,5 +340,7 @@ def test_vintage_reference_measures_p_on_earlier_pre_llm_documents(audited, spar
         counts[r["ref_words"]] += 1
     vintage = step.params_for("CC-MAIN-2021-31")
     np.testing.assert_allclose(vintage.p_human, (counts + 0.5) / (len(rows) + 1))
-    assert vintage.q_ai == step.params.q_ai
+    assert vintage.q_ai == step.params.q_ai and vintage.calibration.tpr == step.params.calibration.tpr
+    assert vintage.calibration.fpr == pytest.approx(np.mean([r["is_ai_flagged"] for r in rows]))
+    assert vintage.calibration.mean_p_human == pytest.approx(np.mean([r["ai_prob"] for r in rows]))
     assert step.params_for("CC-MAIN-2019-35") == step.params     # nothing before it: the labeled P, with a warning

@@ -105,8 +105,11 @@ def test_document_scores_pass(spark, tmp_path):
         synthetic.Scorer.load(tmp_path / "missing")
 
 
-def test_occurrence_rates_count_documents_per_word(spark):
-    scores = spark.createDataFrame([([0, 2],), ([2],), ([],), ([2, 3],)], f"{S.REF_WORDS} array<int>")
-    n, rates = synthetic.occurrence_rates(scores, 5)
-    assert n == 4
-    np.testing.assert_allclose(rates, np.array([1.5, 0.5, 3.5, 1.5, 0.5]) / 5.0)
+def test_vintage_baseline_measures_the_human_side(spark):
+    scores = spark.createDataFrame([([0, 2], 0.1, False), ([2], 0.9, True), ([], 0.2, False), ([2, 3], 0.4, False)],
+                                   f"{S.REF_WORDS} array<int>, {S.AI_PROB} double, {S.IS_AI_FLAGGED} boolean")
+    base = synthetic.vintage_baseline(scores, 5)
+    assert base.n_docs == 4
+    np.testing.assert_allclose(base.word_rates, np.array([1.5, 0.5, 3.5, 1.5, 0.5]) / 5.0)
+    assert base.flagged_share == 0.25 and base.flagged_share_se == pytest.approx(np.sqrt(0.25 * 0.75 / 4))
+    assert base.mean_prob == pytest.approx(0.4) and base.mean_prob_se == pytest.approx(np.std([0.1, 0.9, 0.2, 0.4]) / 2)

@@ -212,11 +212,26 @@ def with_marker_excess(prior: DataFrame, key_cols: list[str], before_year: int) 
     return transform
 
 
-def occurrence_rates(scores: DataFrame, n_words: int) -> tuple[int, np.ndarray]:
-    """(documents, add-½-smoothed share of them containing each reference word) of ``scores`` rows (ref_words):
-    the human reference P measured on an audited crawl's own pre-LLM documents. Collects n_words numbers."""
-    n = scores.count()
+@dataclass(frozen=True)
+class VintageBaseline:
+    """The human side of the estimators measured on an audited crawl's own pre-LLM documents."""
+
+    n_docs: int
+    word_rates: np.ndarray      # add-½-smoothed share of documents containing each reference word (P)
+    flagged_share: float        # the detector's false-positive rate on them
+    flagged_share_se: float
+    mean_prob: float            # their mean calibrated probability
+    mean_prob_se: float
+
+
+def vintage_baseline(scores: DataFrame, n_words: int) -> VintageBaseline:
+    """From ``doc_scores`` rows (ai_prob, is_ai_flagged, ref_words) taken as human. Collects n_words + 4 numbers."""
+    agg = scores.agg(F.count(F.lit(1)).alias("n"), F.avg(F.col(S.IS_AI_FLAGGED).cast("double")).alias("f"),
+                     F.avg(S.AI_PROB).alias("p"), F.stddev_pop(S.AI_PROB).alias("sd")).first()
+    n = int(agg["n"])
     rates = np.full(n_words, 0.5 / (n + 1.0))
     for row in scores.select(F.explode(S.REF_WORDS).alias("w")).groupBy("w").count().collect():
         rates[row["w"]] = (row["count"] + 0.5) / (n + 1.0)
-    return n, rates
+    f, p = float(agg["f"] or 0.0), float(agg["p"] or 0.0)
+    return VintageBaseline(n, rates, f, float(np.sqrt(f * (1 - f) / max(n, 1))), p,
+                           float((agg["sd"] or 0.0) / np.sqrt(max(n, 1))))

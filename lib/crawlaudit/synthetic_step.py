@@ -42,16 +42,21 @@ class SyntheticStep:
                        & (F.substring(S.SNAPSHOT, 9, 4).cast("int") < self.cfg.vintage_before_year)))
 
     def params_for(self, snapshot: str):
-        """The estimator parameters, with P from the crawl's own vintage documents when so configured."""
+        """The estimator parameters; with ``human_reference: vintage``, their human side (the mixture's P, the
+        detector's fpr and mean human probability) measured on the crawl's own earlier pre-LLM documents: the
+        topic shift of fpr that leave-one-domain-out shows is then measured instead of assumed away."""
         if self.params is None or self.cfg.human_reference != "vintage":
             return self.params
-        n, rates = synthetic.occurrence_rates(self._scores_before(snapshot), len(self.params.p_human))
-        if n < self.cfg.vintage_min_docs:
-            log.warning("%s: %d vintage documents before it (synthetic.vintage_min_docs = %d): the mixture estimator "
-                        "uses the model's P from labeled text", snapshot, n, self.cfg.vintage_min_docs)
+        base = synthetic.vintage_baseline(self._scores_before(snapshot), len(self.params.p_human))
+        if base.n_docs < self.cfg.vintage_min_docs:
+            log.warning("%s: %d vintage documents before it (synthetic.vintage_min_docs = %d): the human baseline "
+                        "comes from the model's labeled data", snapshot, base.n_docs, self.cfg.vintage_min_docs)
             return self.params
-        log.info("%s: human word rates P from %d vintage documents", snapshot, n)
-        return dataclasses.replace(self.params, p_human=tuple(float(x) for x in rates))
+        log.info("%s: human baseline from %d vintage documents (fpr %.4f, mean probability %.4f)", snapshot,
+                 base.n_docs, base.flagged_share, base.mean_prob)
+        cal = dataclasses.replace(self.params.calibration, fpr=base.flagged_share, fpr_sd=base.flagged_share_se,
+                                  mean_p_human=base.mean_prob, mean_p_human_sd=base.mean_prob_se)
+        return dataclasses.replace(self.params, calibration=cal, p_human=tuple(float(x) for x in base.word_rates))
 
     def group_rows(self, flagged: DataFrame, scores: DataFrame | None, snapshot: str) -> tuple[DataFrame, DataFrame]:
         """(per-domain rows, pooled snapshot row) of ``SYNTHETIC_COLUMNS``."""
