@@ -113,3 +113,15 @@ def test_vintage_baseline_measures_the_human_side(spark):
     np.testing.assert_allclose(base.word_rates, np.array([1.5, 0.5, 3.5, 1.5, 0.5]) / 5.0)
     assert base.flagged_share == 0.25 and base.flagged_share_se == pytest.approx(np.sqrt(0.25 * 0.75 / 4))
     assert base.mean_prob == pytest.approx(0.4) and base.mean_prob_se == pytest.approx(np.std([0.1, 0.9, 0.2, 0.4]) / 2)
+
+
+def test_without_a_model_every_group_gets_null_estimates(spark):
+    from crawlaudit import audit
+
+    flagged = _scores(spark, {"a.com": (5, 1), "b.net": (3, 0)}).select(S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID)
+    rows = {r[S.REGISTERED_DOMAIN]: r for r in audit.synthetic_rows(
+        flagged, None, [S.SNAPSHOT, S.REGISTERED_DOMAIN], None, None, 2023).collect()}
+    assert set(rows) == {"a.com", "b.net"}
+    for r in rows.values():
+        assert r[S.N_DOCS_SCORED] == 0
+        assert all(r[c] is None for c in S.SYNTHETIC_COLUMNS if c != S.N_DOCS_SCORED)
