@@ -57,8 +57,7 @@ def resample_means(columns: dict, replicates: int, rng: np.random.Generator, chu
     """Poisson bootstrap (each document drawn Poisson(1) times per replicate) of the columns' means: 1-D arrays, or
     sparse documents × words matrices. Documents are taken ``chunk`` at a time, so memory stays at
     replicates × chunk whatever the group's size; with the documents in a fixed order the result is deterministic."""
-    n = len(next(iter(columns.values()))) if not sparse.issparse(next(iter(columns.values()))) \
-        else next(iter(columns.values())).shape[0]
+    n = next(iter(columns.values())).shape[0]
     sums = {k: 0.0 for k in columns}
     boot_n = np.zeros(replicates)
     for lo in range(0, n, chunk):

@@ -33,21 +33,14 @@ class SyntheticStep:
         """Per-document scores (checkpointed: later plans start from them), or None without a model."""
         return docs.transform(synthetic.document_scores(self.scorer)).localCheckpoint() if self.scorer else None
 
-    def _scores_before(self, snapshot: str) -> DataFrame:
-        path = tables.table_path(self.wh, tables.DOC_SCORES)
-        if not tables._exists(self.spark, path):
-            return self.spark.createDataFrame([], f"{S.REF_WORDS} array<int>")
-        return (self.spark.read.format("delta").load(path)
-                .where((F.col(S.SNAPSHOT) < snapshot) & (F.col(S.DETECTOR) == self.name)
-                       & (F.substring(S.SNAPSHOT, 9, 4).cast("int") < self.cfg.vintage_before_year)))
-
     def params_for(self, snapshot: str):
         """The estimator parameters; with ``human_reference: vintage``, their human side (the mixture's P, the
         detector's fpr and mean human probability) measured on the crawl's own earlier pre-LLM documents: the
         topic shift of fpr that leave-one-domain-out shows is then measured instead of assumed away."""
         if self.params is None or self.cfg.human_reference != "vintage":
             return self.params
-        base = synthetic.vintage_baseline(self._scores_before(snapshot), len(self.params.p_human))
+        scores = tables.read_vintage_scores(self.spark, self.wh, snapshot, self.name, self.cfg.vintage_before_year)
+        base = synthetic.vintage_baseline(scores, len(self.params.p_human))
         if base.n_docs < self.cfg.vintage_min_docs:
             log.warning("%s: %d vintage documents before it (synthetic.vintage_min_docs = %d): the human baseline "
                         "comes from the model's labeled data", snapshot, base.n_docs, self.cfg.vintage_min_docs)

@@ -107,6 +107,17 @@ def read_marker_history(spark: SparkSession, warehouse: str, table: str, snapsho
     return df.where(F.col(S.SNAPSHOT) < F.lit(snapshot)).select(*key_cols, S.YEAR, S.MARKER_DOC_FRAC)
 
 
+def read_vintage_scores(spark: SparkSession, warehouse: str, snapshot: str, detector: str, before_year: int) -> DataFrame:
+    """doc_scores rows of ``detector`` from snapshots before ``snapshot`` whose year is before ``before_year``
+    (the crawl's own pre-LLM documents; empty when none)."""
+    path = table_path(warehouse, DOC_SCORES)
+    if not _exists(spark, path):
+        return spark.createDataFrame([], f"{S.AI_PROB} double, {S.IS_AI_FLAGGED} boolean, {S.REF_WORDS} array<int>")
+    return (spark.read.format("delta").load(path)
+            .where((F.col(S.SNAPSHOT) < snapshot) & (F.col(S.DETECTOR) == detector)
+                   & (F.substring(S.SNAPSHOT, 9, 4).cast("int") < before_year)))
+
+
 def read_prior_hashes(spark: SparkSession, warehouse: str, snapshot: str) -> DataFrame:
     """content_hash, first_snapshot of hashes first seen before ``snapshot`` (empty when none)."""
     path = table_path(warehouse, CONTENT_HASHES)
