@@ -38,6 +38,9 @@ setup(
     packages=find_packages("lib"),
     include_package_data=True,
     package_data={"crawlaudit": ["py.typed"]},
+    # the expectation suites, for installations outside a checkout (expectations.default_suites_dir)
+    data_files=[("share/crawlaudit/expectations",
+                 sorted(str(p.relative_to(ROOT)) for p in (ROOT / "conf" / "expectations").glob("*.yaml")))],
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": ["pytest>=8", "chispa>=0.10"], "bench": ["datasketch>=1.6"]},
     entry_points={"console_scripts": ["crawlaudit=crawlaudit.cli:main"]},

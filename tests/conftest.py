@@ -53,3 +53,11 @@ def small_corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus")
     truth = write_corpus(out, SMALL_SPEC)
     return out, truth
+
+
+@pytest.fixture(scope="session")
+def audited(spark, tmp_path_factory):
+    """The job run once on the planted end-to-end corpus (see tests/e2e.py)."""
+    from tests.e2e import run_audit
+
+    return run_audit(tmp_path_factory)

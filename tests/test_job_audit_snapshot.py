@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -10,70 +9,8 @@ from pathlib import Path
 import pytest
 
 from crawlaudit import schemas as S
-from crawlaudit.corpus import CorpusSpec, write_corpus
 from crawlaudit.tables import read_table_arrow
-from tests.wet import record
-
-ROOT = Path(__file__).resolve().parents[1]
-DAMAGED = "CC-MAIN-2024-22"
-DAMAGED_DOMAIN = "damaged-input.org"
-
-
-def load_job():
-    spec = importlib.util.spec_from_file_location("audit_snapshot_job", ROOT / "jobs" / "audit_snapshot.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def add_damaged_file(corpus: Path) -> None:
-    """Six good records of damaged-input.org, then invalid UTF-8, garbage bytes and a truncated member."""
-    good = [record(100 + i, url=f"https://www.{DAMAGED_DOMAIN}/p{i}") for i in range(6)]
-    bad_utf8 = record(200, text=b"caf\xe9 \xff broken", url=f"https://www.{DAMAGED_DOMAIN}/bad")
-    tail = record(201, url=f"https://www.{DAMAGED_DOMAIN}/cut")
-    data = good[0] + good[1] + bad_utf8 + good[2] + b"\x00\x01 not gzip \xfe" * 20 + good[3] + good[4] + good[5]
-    rel = f"crawl-data/{DAMAGED}/segments/damaged/wet/damaged.warc.wet.gz"
-    (corpus / rel).parent.mkdir(parents=True)
-    (corpus / rel).write_bytes(data + tail[: len(tail) // 2])
-    manifest = corpus / "crawl-data" / DAMAGED / "wet.paths.gz"
-    lines = gzip.decompress(manifest.read_bytes()).decode().split()
-    manifest.write_bytes(gzip.compress(("\n".join(lines + [rel]) + "\n").encode()))
-
-
-SPEC = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", DAMAGED), n_domains=8,
-                  docs_per_domain=(45, 90), files_per_snapshot=2, seed=11, ai_share=((2021, 0.3),))
-
-
-def train_model(out: Path) -> None:
-    """A detector and reference tables for SPEC's domains, trained on fresh labeled texts of its generators."""
-    from crawlaudit.corpus import labeled_texts
-    from crawlaudit.detector import FeatureSpec
-    from crawlaudit.labeled import LabeledSet
-    from crawlaudit.training import train_detector
-    from crawlaudit.vocabulary import build_reference
-
-    rows = labeled_texts(60, SPEC)
-    data = LabeledSet.from_rows(rows)
-    det, _ = train_detector(data, FeatureSpec(word_bits=16, byte_bits=16))
-    det.save(out)
-    build_reference(data.texts, data.is_ai, min_docs=5, domains=data.domain).save(out / "reference.json")
-
-
-@pytest.fixture(scope="module")
-def audited(spark, tmp_path_factory):
-    corpus = tmp_path_factory.mktemp("e2e-corpus")
-    truth = write_corpus(corpus, SPEC)
-    add_damaged_file(corpus)
-    wh = str(tmp_path_factory.mktemp("e2e-warehouse"))
-    model = tmp_path_factory.mktemp("e2e-model")
-    train_model(model)
-    args = ["--snapshot", "all", "--manifest", str(corpus / "crawl-data/{snapshot}/wet.paths.gz"),
-            "--input-base-url", str(corpus), "--warehouse", wh, "--set", "spark.shuffle_partitions=2",
-            "--set", f"synthetic.model={model}"]
-    job = load_job()
-    rc = job.main(args)
-    return {"rc": rc, "wh": wh, "truth": truth, "args": args, "job": job, "corpus": corpus,
-            "model_args": ["--set", f"synthetic.model={model}"]}
+from tests.e2e import DAMAGED, DAMAGED_DOMAIN
 
 
 def table(wh, name):
@@ -88,6 +25,30 @@ def test_job_succeeds_and_writes_every_table(audited):
     runs = table(audited["wh"], "audit_runs")
     assert sorted(r["status"] for r in runs) == ["succeeded"] * 3
     assert all(r["finished_at"] >= r["started_at"] and json.loads(r["config"])["output"]["warehouse"] for r in runs)
+
+
+def test_every_suite_passes_on_clean_results_and_is_recorded(audited):
+    """Each run validated every table of its snapshot; no critical failure; drift warnings recorded, not blocking;
+    data docs rendered; no staging left behind."""
+    results = table(audited["wh"], "validation_results")
+    runs = {r["run_id"]: r for r in table(audited["wh"], "audit_runs")}
+    first = {r["run_id"] for r in results if r["run_id"] in runs and runs[r["run_id"]]["status"] == "succeeded"}
+    assert len(first) == 3
+    mine = [r for r in results if r["run_id"] in first]
+    for run_id in first:
+        tables_checked = {r["table_name"] for r in mine if r["run_id"] == run_id}
+        assert {"domain_stats", "snapshot_stats", "year_stats", "consistency"} <= tables_checked
+        counts = runs[run_id]["counts"]
+        counts = dict(counts) if not isinstance(counts, dict) else counts
+        assert counts["n_expectations"] == sum(r["run_id"] == run_id for r in mine) >= 180
+    assert not [r for r in mine if r["severity"] == "critical" and not r["success"]]
+    drift = [r for r in mine if r["table_name"] == "drift"]
+    assert {r["snapshot"] for r in drift} == {"CC-MAIN-2021-31", "CC-MAIN-2024-22"}   # the first has no previous
+    warned = [r for r in drift if not r["success"]]
+    assert warned and all(r["severity"] == "warning" and r["observed"] for r in warned)
+    docs = Path(audited["wh"]) / "_data_docs"
+    assert (docs / "index.html").is_file() and len(list(docs.glob("validations/**/*.html"))) >= 12
+    assert not list((Path(audited["wh"]) / "_staging").glob("*"))
 
 
 def test_duplication_matches_planted_truth(audited):
@@ -208,33 +169,6 @@ def test_snapshot_stats_pool_the_domains(audited):
         assert s["exact_dup_frac"] == pytest.approx(s["n_exact_dup_docs"] / s["n_docs"])
 
 
-def _key_numbers(wh):
-    out = {}
-    for name in ("domain_stats", "snapshot_stats", "ingest_errors", "content_hashes", "doc_signatures"):
-        rows = [{k: v for k, v in r.items() if k != "run_id"} for r in table(wh, name)]
-        out[name] = sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
-    return out
-
-
-def test_rerun_replaces_partitions_without_duplicates(audited):
-    before = _key_numbers(audited["wh"])
-    args = [a if a != "all" else "CC-MAIN-2021-31" for a in audited["args"]]
-    args[args.index("spark.shuffle_partitions=2")] = "spark.shuffle_partitions=16"  # same numbers, 2 or 16
-    assert audited["job"].main(args) == 0
-    assert _key_numbers(audited["wh"]) == before
-    assert len(table(audited["wh"], "audit_runs")) == 4
-
-
-def test_error_threshold_fails_the_snapshot_and_keeps_published_data(audited):
-    before = _key_numbers(audited["wh"])
-    args = [a if a != "all" else DAMAGED for a in audited["args"]] + ["--set", "quality.max_error_fraction=0.001"]
-    assert audited["job"].main(args) == 1
-    failed = [r for r in table(audited["wh"], "audit_runs") if r["status"] == "failed"]
-    assert len(failed) == 1 and "max_error_fraction" in failed[0]["message"]
-    after = _key_numbers(audited["wh"])
-    assert after["domain_stats"] == before["domain_stats"] and after["snapshot_stats"] == before["snapshot_stats"]
-
-
 def test_bad_arguments_fail_before_spark(audited, capsys):
     assert audited["job"].main(["--snapshot", "CC-MAIN-24-1"]) == 2
     assert "does not parse" in capsys.readouterr().err
@@ -294,12 +228,19 @@ def test_exhausted_retries_fail_the_file_and_the_threshold_fails_the_run(audited
         rc = audited["job"].main(["--snapshot", FIRST, "--manifest", srv.url + "crawl-data/{snapshot}/wet.paths.gz",
                                   "--input-base-url", srv.url, "--warehouse", wh, *FAST_RETRIES])
     assert rc == 1
-    errors = table(wh, "ingest_errors")
+    (run,) = table(wh, "audit_runs")
+    assert run["status"] == "validation_failed" and "1 of 2 files failed" in run["message"]
+    assert not (tmp_path / "wh" / "domain_stats").exists()  # nothing published for a failed snapshot
+    failed = [r["expectation"] for r in table(wh, "validation_results") if not r["success"]
+              and r["severity"] == "critical"]
+    assert failed == ["error_frac_under_threshold"]         # named; nothing else is wrong with the half it read
+    quarantine = tmp_path / "wh" / "_quarantine" / FIRST / run["run_id"]
+    assert str(quarantine) in run["message"] and (quarantine / "domain_stats").is_dir()
+    import pyarrow.parquet as pq
+
+    errors = pq.read_table(quarantine / "ingest_errors").to_pylist()
     assert [(e["error_kind"], e["file"]) for e in errors] == [("fetch_failed", srv.url + rels[0])]
     assert "giving up after 6 retries" in errors[0]["message"]
-    (run,) = table(wh, "audit_runs")
-    assert run["status"] == "failed" and "1 of 2 files failed" in run["message"]
-    assert not (tmp_path / "wh" / "domain_stats").exists()  # nothing published for a failed snapshot
 
 
 def test_year_stats_pool_the_snapshots_of_each_year(audited):

@@ -65,6 +65,9 @@ def job_config_from_args(args: argparse.Namespace) -> tuple[Config, list[str]]:
     cfg = config_from_args(args)
     snapshots = snapshots_from_args(args, cfg)
     check_warehouse_writable(cfg.output.warehouse)
+    from crawlaudit.expectations import load_suites
+
+    load_suites(cfg.quality)  # a missing or malformed suite fails here, before Spark starts
     if cfg.synthetic.model:
         from crawlaudit.synthetic import Scorer
 
@@ -322,6 +325,31 @@ def _cmd_simulate_collapse(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    """Re-validate published results: print every failed expectation; exit 1 when a critical one failed."""
+    from crawlaudit import publish, quality, session
+
+    cfg = config_from_args(args)
+    snapshots = list(args.snapshot)
+    for s in snapshots:
+        parse_snapshot(s)
+    failed_critical = 0
+    with session.spark_session(cfg.spark) as spark:
+        gate = quality.Gate(cfg.quality, cfg.output.warehouse)
+        for snapshot in snapshots:
+            run_id, outcomes = publish.revalidate(spark, cfg.output.warehouse, gate, args.table, snapshot)
+            bad = [o for o in outcomes if not o.success]
+            failed_critical += len(quality.blocking(outcomes))
+            print(f"{snapshot}: {len(outcomes)} expectations, {len(quality.blocking(outcomes))} critical and "
+                  f"{len(quality.warnings(outcomes))} warning failures (validation_results run_id {run_id})")
+            for o in bad:
+                print(f"  {o.severity.upper():8s} {quality.describe(o)}")
+        docs = gate.build_docs()
+        if docs:
+            print(f"data docs: {docs}")
+    return 1 if failed_critical else 0
+
+
 def _cmd_check_config(args) -> int:
     cfg = config_from_args(args)
     print(json.dumps(config_to_dict(cfg), indent=2, sort_keys=True))
@@ -403,6 +431,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sampling temperature (default 0.9; language models are usually decoded below 1)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.set_defaults(func=_cmd_simulate_collapse)
+
+    s = sub.add_parser("validate", help="re-validate published results against the expectation suites",
+                       description="Read the published rows of a snapshot (with Spark), run the expectation suites "
+                                   "of conf/expectations on them (quality.expectations), record the outcomes in "
+                                   "validation_results and render the data docs. Prints every failed expectation; "
+                                   "exits 1 when a critical one failed, 2 when nothing is published for the snapshot.")
+    add_config_arguments(s)
+    s.add_argument("--table", default="all", choices=("all", "domain_stats", "snapshot_stats", "year_stats"),
+                   help="table to validate (default all: the three, and their consistency)")
+    s.add_argument("--snapshot", action="append", required=True, metavar="CC-MAIN-YYYY-WW",
+                   help="snapshot to validate (repeatable); year_stats: the snapshot's year")
+    s.add_argument("--warehouse", help="warehouse root (default from config)")
+    s.add_argument("--master", help="Spark master (default from config)")
+    s.set_defaults(func=_cmd_validate)
 
     s = sub.add_parser("check-config", help="validate a config profile and print the effective values")
     add_config_arguments(s)

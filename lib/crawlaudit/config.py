@@ -162,12 +162,37 @@ class SyntheticConfig:
             raise ConfigError(f"synthetic.human_reference = {self.human_reference!r}: expected labeled or vintage")
 
 
+VALIDATION_ENGINES = ("auto", "pandas", "spark")
+
+
 @dataclass(frozen=True)
 class QualityConfig:
-    """``max_error_fraction``: the run fails when the share of failed files, or of damaged records among
-    all conversion records, passes this."""
+    """The gate before publication (see ``gate``, ``conf/expectations/``).
+
+    ``max_error_fraction``: a snapshot whose share of failed files, or of damaged records among all conversion
+    records, passes this is not published (a critical expectation of snapshot_stats).
+    ``expectations``: directory of the suites (null: ``conf/expectations`` of this checkout or installation).
+    ``validation_engine``: Great Expectations runs the suites with its pandas engine on the collected results
+    (``auto`` while a table has at most ``pandas_max_rows`` rows; 20-40x faster than its Spark engine on small
+    frames) or on the Spark DataFrame itself. ``drift_*``: warning bounds against the previous audited snapshot
+    (ratio of domain counts; absolute change of pooled shares and of entropy in bits). ``data_docs``: render
+    Great Expectations' HTML data docs under ``<warehouse>/_data_docs``.
+    """
 
     max_error_fraction: float = field(default=0.05, metadata=_rng(0, 1))
+    expectations: str | None = None
+    validation_engine: str = "auto"
+    pandas_max_rows: int = field(default=2_000_000, metadata=_rng(1))
+    drift_min_domain_ratio: float = field(default=0.5, metadata=_rng(0))
+    drift_max_domain_ratio: float = field(default=2.0, metadata=_rng(1))
+    drift_max_abs_change: float = field(default=0.15, metadata=_rng(0, 1))
+    drift_max_entropy_change_bits: float = field(default=1.0, metadata=_rng(0))
+    data_docs: bool = True
+
+    def __post_init__(self):
+        if self.validation_engine not in VALIDATION_ENGINES:
+            raise ConfigError(f"quality.validation_engine = {self.validation_engine!r}: expected one of "
+                              f"{', '.join(VALIDATION_ENGINES)}")
 
 
 @dataclass(frozen=True)

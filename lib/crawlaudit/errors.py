@@ -21,5 +21,9 @@ class FetchError(CrawlauditError):
     """A remote file could not be fetched within the configured retries."""
 
 
-class ErrorThresholdExceeded(CrawlauditError):
-    """The share of unreadable input passed the configured threshold."""
+class ValidationFailed(CrawlauditError):
+    """A critical expectation failed: nothing was published; the results are in ``quarantine``."""
+
+    def __init__(self, message: str, quarantine: str | None = None):
+        super().__init__(message)
+        self.quarantine = quarantine

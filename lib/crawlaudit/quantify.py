@@ -77,7 +77,10 @@ def resample_means(columns: dict, replicates: int, rng: np.random.Generator, chu
 def _interval(point: float, boot: np.ndarray) -> Estimate:
     tail = (1.0 - CONFIDENCE) / 2.0
     lo, hi = np.quantile(np.clip(boot, 0.0, 1.0), [tail, 1.0 - tail])
-    return Estimate(float(np.clip(point, 0.0, 1.0)), float(lo), float(hi))
+    value = float(np.clip(point, 0.0, 1.0))
+    # a percentile interval of a skewed statistic can miss the estimate itself: widened to contain it, so that
+    # lo <= estimate <= hi always holds (an expectation of the published tables)
+    return Estimate(value, min(float(lo), value), max(float(hi), value))
 
 
 def _adjusted(observed, pos, neg):

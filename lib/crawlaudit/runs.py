@@ -1,4 +1,5 @@
-"""The run log: one ``audit_runs`` row per audit of a snapshot, from running to succeeded or failed."""
+"""The run log: one ``audit_runs`` row per audit of a snapshot, from running to succeeded, failed or
+validation_failed (a critical expectation blocked publication)."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from crawlaudit import __version__, tables
 from crawlaudit.config import Config, config_to_dict
+from crawlaudit.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +27,8 @@ def code_version() -> str:
 
 
 class AuditRun:
-    """Context manager recording a run: ``running`` on entry, ``succeeded`` or ``failed`` (with the error) on
-    exit. ``counts`` set inside the block are stored with the final status. Exceptions propagate."""
+    """Context manager recording a run: ``running`` on entry, ``succeeded``, ``validation_failed`` or ``failed``
+    (with the error) on exit. ``counts`` set inside the block are stored with the final status. Exceptions propagate."""
 
     def __init__(self, spark, cfg: Config, snapshot: str):
         self.spark, self.cfg, self.snapshot = spark, cfg, snapshot
@@ -41,7 +43,8 @@ class AuditRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self.status = "succeeded" if exc is None else "failed"
+        self.status = ("succeeded" if exc is None else
+                       "validation_failed" if isinstance(exc, ValidationFailed) else "failed")
         self.counts["elapsed_ms"] = int((time.monotonic() - self._t0) * 1000)
         message = None if exc is None else f"{type(exc).__name__}: {exc}"[:2000]
         try:

@@ -3,6 +3,7 @@
 Published column names are a contract (dashboards depend on them): change them only with a migration.
 """
 from pyspark.sql.types import (
+    BooleanType,
     IntegerType,
     LongType,
     MapType,
@@ -201,10 +202,26 @@ AUDIT_RUNS_SCHEMA = StructType(
         StructField(SNAPSHOT, StringType(), False),
         StructField("started_at", TimestampType(), False),
         StructField("finished_at", TimestampType(), True),
-        StructField("status", StringType(), False),      # running | succeeded | failed
+        StructField("status", StringType(), False),      # running | succeeded | failed | validation_failed
         StructField("config", StringType(), True),       # JSON of the effective config
         StructField("code_version", StringType(), True),
         StructField("counts", MapType(StringType(), LongType()), True),
         StructField(MESSAGE, StringType(), True),
+    ]
+)
+
+# One row per expectation per validation (quality.py): which check, on which table, passed or not, and what was seen.
+VALIDATION_RESULTS_SCHEMA = StructType(
+    [
+        StructField(RUN_ID, StringType(), False),
+        StructField(SNAPSHOT, StringType(), False),
+        StructField("table_name", StringType(), False),
+        StructField("suite_version", IntegerType(), False),
+        StructField("expectation", StringType(), False),     # the check's name, e.g. between[0,1]:exact_dup_frac
+        StructField("expectation_type", StringType(), False),  # the Great Expectations type
+        StructField("severity", StringType(), False),        # critical | warning
+        StructField("success", BooleanType(), False),
+        StructField("observed", StringType(), True),         # JSON: observed value, counts, sample values and rows
+        StructField("validated_at", TimestampType(), False),
     ]
 )

@@ -61,16 +61,16 @@ class SyntheticStep:
             self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, []), before)
         return by_domain, pooled
 
-    def publish_scores(self, flagged: DataFrame, scores: DataFrame | None, snapshot: str) -> None:
-        if scores is not None:
-            tables.replace_snapshot(audit.doc_score_rows(flagged, scores, self.name), self.wh, tables.DOC_SCORES, snapshot)
+    def score_rows(self, flagged: DataFrame, scores: DataFrame | None) -> DataFrame | None:
+        """The snapshot's doc_scores rows (None without a model)."""
+        return None if scores is None else audit.doc_score_rows(flagged, scores, self.name)
 
-    def year_rows(self, snapshot: str, year: int) -> DataFrame:
-        """year + ``SYNTHETIC_COLUMNS`` over the year's published document scores of this detector."""
+    def year_rows(self, snapshot: str, year: int, view) -> DataFrame:
+        """year + ``SYNTHETIC_COLUMNS`` over the year's document scores of this detector; ``view(table)`` gives a
+        table's rows of the year (published snapshots plus the one being audited)."""
         if self.params is None:
-            return audit.year_synthetic_rows(tables.read_year(self.spark, self.wh, tables.SNAPSHOT_STATS, year),
-                                             None, None, self.cfg.vintage_before_year)
-        docs = tables.read_year(self.spark, self.wh, tables.DOC_SCORES, year).where(F.col(S.DETECTOR) == self.name)
+            return audit.year_synthetic_rows(view(tables.SNAPSHOT_STATS), None, None, self.cfg.vintage_before_year)
+        docs = view(tables.DOC_SCORES).where(F.col(S.DETECTOR) == self.name)
         prior = tables.read_marker_history(self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, [])
         return audit.year_synthetic_rows(docs, self.params_for(snapshot), prior.where(F.col(S.YEAR) != year),
                                          self.cfg.vintage_before_year)

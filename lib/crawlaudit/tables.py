@@ -4,13 +4,22 @@
   snapshot's partition with ``replaceWhere`` (a rerun leaves no duplicate rows).
 - ``doc_signatures``: each snapshot's MinHash signatures, partitioned by snapshot, read by later audits.
 - ``content_hashes``: MERGE, keeping for each hash the earliest snapshot that contained it.
-- ``audit_runs``: MERGE on run_id (the row goes from running to succeeded or failed).
+- ``audit_runs``: MERGE on run_id (the row goes from running to succeeded, failed or validation_failed).
+- ``validation_results``: appended, one row per expectation per validation (partitioned by snapshot).
+
+Concurrent audits of different snapshots write disjoint partitions; Delta's optimistic concurrency still rejects a
+commit that raced another on the same table (first commit of a new table, a MERGE, the same year's year_stats),
+so every write goes through ``retry_on_conflict``.
 """
 from __future__ import annotations
 
 import json
+import logging
+import random
+import time
 from datetime import datetime, timezone
 
+import delta.exceptions  # noqa: F401  (imported first: it teaches pyspark to raise Delta's conflicts as Python types)
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -25,6 +34,9 @@ YEAR_STATS = "year_stats"
 TOKEN_SAMPLES = "token_samples"
 DOC_SIGNATURES = "doc_signatures"
 DOC_SCORES = "doc_scores"
+VALIDATION_RESULTS = "validation_results"
+
+log = logging.getLogger(__name__)
 
 
 def table_path(warehouse: str, table: str) -> str:
@@ -44,20 +56,45 @@ def _snapshot_literal(snapshot: str) -> str:
     return f"{S.SNAPSHOT} = '{snapshot}'"
 
 
+def conflict_types() -> tuple:
+    X = delta.exceptions
+    return (X.ConcurrentWriteException, X.MetadataChangedException, X.ProtocolChangedException,
+            X.ConcurrentAppendException, X.ConcurrentDeleteReadException, X.ConcurrentDeleteDeleteException,
+            X.ConcurrentTransactionException, X.DeltaConcurrentModificationException)
+
+
+def retry_on_conflict(action, what: str, attempts: int = 8, base_delay_s: float = 0.5):
+    """``action()``, retried with jittered exponential backoff while Delta reports a concurrent-modification
+    conflict (another writer committed first): the retry re-reads the table, so it commits against the winner's
+    version. Other errors propagate at once."""
+    conflicts = conflict_types()
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except conflicts as e:
+            if attempt == attempts:
+                raise
+            delay = base_delay_s * 2 ** (attempt - 1) * (0.5 + random.random())
+            log.warning("%s: concurrent write conflict (%s); retry %d of %d in %.1f s", what, type(e).__name__,
+                        attempt, attempts - 1, delay)
+            time.sleep(delay)
+
+
 def replace_snapshot(df: DataFrame, warehouse: str, table: str, snapshot: str) -> None:
     """Atomically replace ``snapshot``'s partition of ``table`` with ``df`` (which must hold only that snapshot)."""
-    (
+    retry_on_conflict(lambda: (
         df.write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", _snapshot_literal(snapshot))
         .option("mergeSchema", "true")
         .partitionBy(S.SNAPSHOT)
         .save(table_path(warehouse, table))
-    )
+    ), f"{table} {snapshot}")
 
 
 def replace_year(df: DataFrame, warehouse: str, table: str, year: int) -> None:
-    """Atomically replace ``year``'s partition of ``table`` with ``df`` (which must hold only that year)."""
+    """Atomically replace ``year``'s partition of ``table`` with ``df`` (which must hold only that year).
+    Not retried here: a conflict means another snapshot of the year landed, and the caller recomputes."""
     (
         df.write.format("delta")
         .mode("overwrite")
@@ -66,6 +103,39 @@ def replace_year(df: DataFrame, warehouse: str, table: str, year: int) -> None:
         .partitionBy(S.YEAR)
         .save(table_path(warehouse, table))
     )
+
+
+def append_rows(df: DataFrame, warehouse: str, table: str) -> None:
+    """Append ``df`` (partitioned by snapshot), e.g. validation_results."""
+    retry_on_conflict(lambda: df.write.format("delta").mode("append").option("mergeSchema", "true")
+                      .partitionBy(S.SNAPSHOT).save(table_path(warehouse, table)), table)
+
+
+def read_snapshot(spark: SparkSession, warehouse: str, table: str, snapshot: str) -> DataFrame | None:
+    """The published rows of ``snapshot`` in ``table`` (None when the table does not exist)."""
+    path = table_path(warehouse, table)
+    if not _exists(spark, path):
+        return None
+    return spark.read.format("delta").load(path).where(_snapshot_literal(snapshot))
+
+
+def year_snapshots(spark: SparkSession, warehouse: str, year: int) -> list[str]:
+    """The snapshots of ``year`` published in snapshot_stats, sorted."""
+    path = table_path(warehouse, SNAPSHOT_STATS)
+    if not _exists(spark, path):
+        return []
+    return sorted(r[0] for r in read_year(spark, warehouse, SNAPSHOT_STATS, year).select(S.SNAPSHOT).distinct()
+                  .collect())
+
+
+def previous_snapshot_row(spark: SparkSession, warehouse: str, snapshot: str) -> dict | None:
+    """The snapshot_stats row of the latest audited snapshot before ``snapshot`` (None when there is none)."""
+    path = table_path(warehouse, SNAPSHOT_STATS)
+    if not _exists(spark, path):
+        return None
+    rows = (spark.read.format("delta").load(path).where(F.col(S.SNAPSHOT) < F.lit(snapshot))
+            .orderBy(F.col(S.SNAPSHOT).desc()).limit(1).collect())
+    return rows[0].asDict() if rows else None
 
 
 def read_year(spark: SparkSession, warehouse: str, table: str, year: int) -> DataFrame:
@@ -135,19 +205,23 @@ def merge_content_hashes(spark: SparkSession, hashes: DataFrame, warehouse: str)
     from delta.tables import DeltaTable
 
     path = table_path(warehouse, CONTENT_HASHES)
-    if not _exists(spark, path):
-        hashes.select(*S.CONTENT_HASHES_COLUMNS).write.format("delta").mode("append").save(path)
-        return
-    (
-        DeltaTable.forPath(spark, path).alias("t")
-        .merge(hashes.alias("s"), f"t.{S.CONTENT_HASH} = s.{S.CONTENT_HASH}")
-        .whenMatchedUpdate(
-            condition=f"s.{S.FIRST_SNAPSHOT} < t.{S.FIRST_SNAPSHOT}",
-            set={S.FIRST_SNAPSHOT: f"s.{S.FIRST_SNAPSHOT}", S.FIRST_URL: f"s.{S.FIRST_URL}"},
+
+    def merge():
+        if not _exists(spark, path):
+            hashes.select(*S.CONTENT_HASHES_COLUMNS).write.format("delta").mode("append").save(path)
+            return
+        (
+            DeltaTable.forPath(spark, path).alias("t")
+            .merge(hashes.alias("s"), f"t.{S.CONTENT_HASH} = s.{S.CONTENT_HASH}")
+            .whenMatchedUpdate(
+                condition=f"s.{S.FIRST_SNAPSHOT} < t.{S.FIRST_SNAPSHOT}",
+                set={S.FIRST_SNAPSHOT: f"s.{S.FIRST_SNAPSHOT}", S.FIRST_URL: f"s.{S.FIRST_URL}"},
+            )
+            .whenNotMatchedInsertAll()
+            .execute()
         )
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+
+    retry_on_conflict(merge, CONTENT_HASHES)
 
 
 def record_run(spark: SparkSession, warehouse: str, run_id: str, snapshot: str, status: str,
@@ -163,16 +237,20 @@ def record_run(spark: SparkSession, warehouse: str, run_id: str, snapshot: str, 
     )]
     df = spark.createDataFrame(row, S.AUDIT_RUNS_SCHEMA)
     path = table_path(warehouse, AUDIT_RUNS)
-    if not finished or not _exists(spark, path):  # a new run_id (uuid4): a blind append is enough
-        df.write.format("delta").mode("append").save(path)
-        return
-    (
-        DeltaTable.forPath(spark, path).alias("t")
-        .merge(df.alias("s"), f"t.{S.RUN_ID} = s.{S.RUN_ID}")
-        .whenMatchedUpdate(set={c: f"s.{c}" for c in ("finished_at", "status", "counts", MESSAGE_COL)})
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+
+    def write():
+        if not finished or not _exists(spark, path):  # a new run_id (uuid4): a blind append is enough
+            df.write.format("delta").mode("append").save(path)
+            return
+        (
+            DeltaTable.forPath(spark, path).alias("t")
+            .merge(df.alias("s"), f"t.{S.RUN_ID} = s.{S.RUN_ID}")
+            .whenMatchedUpdate(set={c: f"s.{c}" for c in ("finished_at", "status", "counts", MESSAGE_COL)})
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    retry_on_conflict(write, f"{AUDIT_RUNS} {run_id}")
 
 
 MESSAGE_COL = S.MESSAGE

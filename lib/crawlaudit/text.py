@@ -18,7 +18,6 @@ import pandas as pd
 import regex
 from pyspark.sql import functions as F
 
-from crawlaudit import schemas as S
 from pyspark.sql.types import ArrayType, StringType
 
 
