@@ -14,8 +14,9 @@ DAMAGED = "CC-MAIN-2024-22"
 DAMAGED_DOMAIN = "damaged-input.org"
 
 
-def load_job():
-    spec = importlib.util.spec_from_file_location("audit_snapshot_job", ROOT / "jobs" / "audit_snapshot.py")
+def load_job(name: str = "audit_snapshot"):
+    """A job script of jobs/ as a module (its main() runs in the test's Spark session)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_job", ROOT / "jobs" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

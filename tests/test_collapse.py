@@ -49,8 +49,8 @@ def test_generations_are_written_as_snapshots(tmp_path):
 
 
 def test_audit_of_simulated_generations_shows_collapse(spark, tmp_path, capsys):
-    """End to end: simulate-collapse writes 2 generations after the seed, the audit job measures them, and every
-    collapse signal moves the right way from one generation to the next."""
+    """End to end: simulate-collapse writes a generation after the seed, the audit job measures both, and every
+    collapse signal moves the right way (the eight-generation evidence is scripts/bench_diversity.py's)."""
     import importlib.util
     from pathlib import Path
 
@@ -58,7 +58,7 @@ def test_audit_of_simulated_generations_shows_collapse(spark, tmp_path, capsys):
     from crawlaudit.tables import read_table_arrow
 
     out = tmp_path / "collapse"
-    assert cli.main(["simulate-collapse", "--out", str(out), "--generations", "2", "--max-docs", "200",
+    assert cli.main(["simulate-collapse", "--out", str(out), "--generations", "1", "--max-docs", "200",
                      "--seed", "1"]) == 0
     spec = importlib.util.spec_from_file_location("job", Path(__file__).resolve().parents[1] / "jobs" / "audit_snapshot.py")
     job = importlib.util.module_from_spec(spec)
@@ -69,7 +69,7 @@ def test_audit_of_simulated_generations_shows_collapse(spark, tmp_path, capsys):
                      "--set", "metrics.snapshot_entropy_budget_tokens=40000", "--set", "synthetic.model=null",
                      "--set", "quality.data_docs=false"]) == 0
     rows = sorted(read_table_arrow(wh, "snapshot_stats").to_pylist(), key=lambda r: r["snapshot"])
-    assert [r["snapshot"] for r in rows] == ["CC-MAIN-2090-01", "CC-MAIN-2090-02", "CC-MAIN-2090-03"]
+    assert [r["snapshot"] for r in rows] == ["CC-MAIN-2090-01", "CC-MAIN-2090-02"]
     assert all(r["entropy_budget_met"] for r in rows)
     for a, b in zip(rows, rows[1:]):
         assert b["entropy_chao_shen_bits"] < a["entropy_chao_shen_bits"]   # corrected entropy falls
@@ -78,7 +78,7 @@ def test_audit_of_simulated_generations_shows_collapse(spark, tmp_path, capsys):
         assert b["distinct_2"] < a["distinct_2"]                           # repeated bigrams rise
     capsys.readouterr()
     assert cli.main(["summary", "--warehouse", wh, "--by", "snapshot"]) == 0
-    assert "CC-MAIN-2090-03" in capsys.readouterr().out
+    assert "CC-MAIN-2090-02" in capsys.readouterr().out
 
 
 def test_generation_documents_are_spread_over_distinct_registered_domains(tmp_path):

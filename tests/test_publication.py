@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 from pyspark.sql import functions as F
 
-from crawlaudit import publish, quality, tables
+from crawlaudit import pipeline, publish, quality, tables
 from crawlaudit.config import QualityConfig
 from crawlaudit.errors import ValidationFailed
 from crawlaudit.tables import read_table_arrow
@@ -236,7 +236,8 @@ def test_kill_rerun_and_concurrent_reruns_leave_the_same_numbers(spark, audited,
     wh = copy_warehouse(source["wh"], tmp_path / "wh")
     before = versions(wh)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "jobs" / "audit_snapshot.py"), *_job_args(audited, wh, SNAP)],
+    killed_args = _job_args(audited, wh, SNAP) + ["--set", "synthetic.model=null"]   # no scoring: it dies anyway
+    proc = subprocess.Popen([sys.executable, str(ROOT / "jobs" / "audit_snapshot.py"), *killed_args],
                             cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
@@ -265,8 +266,8 @@ def test_kill_rerun_and_concurrent_reruns_leave_the_same_numbers(spark, audited,
 
     def audit(snapshot):
         try:
-            audited["job"].audit_one(spark, cfg, snapshot, SyntheticStep(spark, cfg.synthetic, wh),
-                                     quality.Gate(cfg.quality, wh))
+            pipeline.audit_snapshot(spark, cfg, snapshot, SyntheticStep(spark, cfg.synthetic, wh),
+                                    quality.Gate(cfg.quality, wh))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append((snapshot, e))
 

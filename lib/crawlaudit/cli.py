@@ -31,6 +31,11 @@ def add_audit_arguments(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     p.add_argument("--snapshot", action="append", default=[], metavar="CC-MAIN-YYYY-WW",
                    help="snapshot to audit (repeatable); 'all' audits every snapshot found under the local input")
+    add_input_arguments(p)
+
+
+def add_input_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the audit reads and writes (shared by the audit and the scheduled jobs)."""
     p.add_argument("--manifest", help="wet.paths(.gz) path or URL; {snapshot} is replaced by the snapshot id")
     p.add_argument("--input-base-url", help="prefix for the manifest's relative paths: a local directory, "
                                             "s3://commoncrawl/ or https://data.commoncrawl.org/")
@@ -51,6 +56,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "input.sample_files": getattr(args, "sample_files", None),
         "output.warehouse": getattr(args, "warehouse", None),
         "spark.master": getattr(args, "master", None),
+        "schedule.catalog": getattr(args, "catalog", None),
     }
     overrides = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
     if getattr(args, "input_paths", None):
@@ -64,15 +70,20 @@ def job_config_from_args(args: argparse.Namespace) -> tuple[Config, list[str]]:
     """Everything a job checks before starting Spark: the config, the snapshot ids, a writable warehouse."""
     cfg = config_from_args(args)
     snapshots = snapshots_from_args(args, cfg)
+    preflight(cfg)
+    return cfg, snapshots
+
+
+def preflight(cfg: Config) -> None:
+    """What fails before Spark starts: an unwritable warehouse, a malformed expectation suite, a missing model."""
     check_warehouse_writable(cfg.output.warehouse)
     from crawlaudit.expectations import load_suites
 
-    load_suites(cfg.quality)  # a missing or malformed suite fails here, before Spark starts
+    load_suites(cfg.quality)
     if cfg.synthetic.model:
         from crawlaudit.synthetic import Scorer
 
-        Scorer.load(cfg.synthetic.model)  # a missing or damaged model fails here, before Spark starts
-    return cfg, snapshots
+        Scorer.load(cfg.synthetic.model)
 
 
 def snapshots_from_args(args: argparse.Namespace, cfg: Config) -> list[str]:
@@ -350,6 +361,25 @@ def _cmd_validate(args) -> int:
     return 1 if failed_critical else 0
 
 
+def _cmd_plan(args) -> int:
+    """Print the snapshots a scheduled run would audit now, newest first."""
+    from crawlaudit import schedule
+
+    cfg = config_from_args(args)
+    due = schedule.plan(cfg.schedule, cfg.output.warehouse)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(e) for e in due], indent=2))
+        return 0
+    if not due:
+        print(f"nothing to audit: every snapshot of {cfg.schedule.catalog} in range has a succeeded run in "
+              f"{cfg.output.warehouse}")
+        return 0
+    print(f"{len(due)} snapshot(s) to audit, newest first:")
+    for e in due:
+        print(f"  {e.id}  {e.name}")
+    return 0
+
+
 def _cmd_check_config(args) -> int:
     cfg = config_from_args(args)
     print(json.dumps(config_to_dict(cfg), indent=2, sort_keys=True))
@@ -445,6 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--warehouse", help="warehouse root (default from config)")
     s.add_argument("--master", help="Spark master (default from config)")
     s.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("plan", help="list the snapshots a scheduled audit would audit now (newest first)",
+                       description="Read the snapshot catalog (schedule.catalog: Common Crawl's collinfo.json, a "
+                                   "file or URL) and list the snapshots in [schedule.since, schedule.until] that have "
+                                   "no succeeded run in audit_runs, newest first. No Spark: audit_runs is read with "
+                                   "delta-rs. jobs/scheduled_audit.py audits exactly these.")
+    add_config_arguments(s)
+    s.add_argument("--catalog", help="collinfo.json path or URL (default: schedule.catalog)")
+    s.add_argument("--warehouse", help="warehouse root (default from config)")
+    s.add_argument("--json", action="store_true", help="print JSON (id, name) instead of a list")
+    s.set_defaults(func=_cmd_plan)
 
     s = sub.add_parser("check-config", help="validate a config profile and print the effective values")
     add_config_arguments(s)

@@ -203,6 +203,30 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """Scheduled, incremental audits (``crawlaudit plan``, ``jobs/scheduled_audit.py``).
+
+    ``catalog``: Common Crawl's snapshot list in its ``collinfo.json`` format (a JSON list of objects with ``id``
+    CC-MAIN-YYYY-WW and ``name``), a local path or an http(s) URL, e.g. https://index.commoncrawl.org/collinfo.json.
+    ``since`` / ``until``: the range of snapshot ids to keep audited (inclusive; null: no bound).
+    ``lease_minutes``: how long a scheduler holds a snapshot it audits before another may take it over (longer
+    than an audit takes). ``max_snapshots``: audit at most this many pending snapshots per run (newest first).
+    """
+
+    catalog: str | None = None
+    since: str | None = None
+    until: str | None = None
+    lease_minutes: int = field(default=360, metadata=_rng(1))
+    max_snapshots: int | None = field(default=None, metadata=_rng(1))
+
+    def __post_init__(self):
+        for key in ("since", "until"):
+            value = getattr(self, key)
+            if value is not None and not SNAPSHOT_RE.match(value):
+                raise ConfigError(f"schedule.{key} = {value!r}: expected a snapshot id CC-MAIN-YYYY-WW")
+
+
+@dataclass(frozen=True)
 class Config:
     spark: SparkConfig = field(default_factory=SparkConfig)
     input: InputConfig = field(default_factory=InputConfig)
@@ -212,6 +236,7 @@ class Config:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
 
 def parse_snapshot(snapshot: str) -> tuple[int, int]:

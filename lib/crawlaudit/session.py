@@ -22,9 +22,11 @@ DELTA_CONF = {
 def spark_session(cfg: SparkConfig):
     """``build(cfg)`` for the duration of a block; stops the session only if this block started it
     (a job called from a test, a notebook or another job leaves its caller's session running)."""
-    from pyspark.sql import SparkSession
+    from pyspark import SparkContext
 
-    existing = SparkSession.getActiveSession()
+    # the running context, not getActiveSession(): that one is per thread, and a job run in a second thread of
+    # a process that already has a session must not stop it
+    existing = SparkContext._active_spark_context
     spark = build(cfg)
     try:
         yield spark
