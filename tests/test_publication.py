@@ -304,3 +304,9 @@ def test_validate_command_rechecks_published_data(spark, source, tmp_path, capsy
     assert [r["expectation"] for r in recorded] == ["between[0,1]:exact_dup_frac"]
     assert cli.main(["validate", "--snapshot", "CC-MAIN-2030-01", "--warehouse", wh]) == 2
     assert "nothing published for CC-MAIN-2030-01" in capsys.readouterr().err
+
+
+def test_data_docs_go_under_the_warehouse_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert quality.data_docs_dir("warehouse") == str(tmp_path / "warehouse" / "_data_docs")  # GE needs absolute
+    assert quality.data_docs_dir("s3a://bucket/wh") is None

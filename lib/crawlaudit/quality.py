@@ -8,6 +8,7 @@ holds.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import datetime, timezone
 
@@ -34,7 +35,7 @@ def data_docs_dir(warehouse: str) -> str | None:
         log.warning("data docs are rendered for local warehouses only; %s: skipped (validation_results has every "
                     "outcome)", warehouse)
         return None
-    return warehouse.rstrip("/") + "/_data_docs"
+    return os.path.abspath(os.path.join(warehouse, "_data_docs"))  # GE's file store takes absolute paths only
 
 
 class Gate:
@@ -57,7 +58,12 @@ class Gate:
         return out
 
     def build_docs(self) -> str | None:
-        return self.validator.build_docs()
+        """Render the data docs; a rendering failure is logged, never fatal (validation_results holds the outcomes)."""
+        try:
+            return self.validator.build_docs()
+        except Exception:
+            log.warning("could not render the data docs", exc_info=True)
+            return None
 
 
 _PY_TYPES = {"long": int, "integer": int, "double": float, "string": str}
