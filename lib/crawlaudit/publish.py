@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 from crawlaudit import quality, tables
 from crawlaudit import schemas as S
-from crawlaudit.errors import ValidationFailed
+from crawlaudit.errors import CrawlauditError, ValidationFailed
 from crawlaudit.expectations import Outcome
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,8 @@ class Publication:
                 continue
             if tables.year_snapshots(self.spark, self.wh, self.year) == self.year_snapshots:
                 return
-        raise RuntimeError(f"{self.snapshot}: year_stats {self.year} still changing after {YEAR_ATTEMPTS} attempts")
+        raise CrawlauditError(f"{self.snapshot}: year_stats {self.year} still changing after {YEAR_ATTEMPTS} attempts "
+                              f"(rerun the snapshot to recompute its year)")
 
     def _record(self, outcomes: list[Outcome]) -> None:
         self.outcomes += outcomes
