@@ -83,3 +83,14 @@ def test_unwritable_warehouse_fails_before_spark(tmp_path):
     check_warehouse_writable(str(tmp_path / "new" / "warehouse"))
     assert (tmp_path / "new" / "warehouse").is_dir()
     check_warehouse_writable("s3a://bucket/warehouse")  # object stores are left to the first write
+
+
+def test_jobs_starting_at_once_probe_the_warehouse_without_tripping_each_other(tmp_path):
+    """Two schedulers start together on one warehouse (#9): each probe file is its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crawlaudit.config import check_warehouse_writable
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: check_warehouse_writable(str(tmp_path / "wh")), range(400)))
+    assert list((tmp_path / "wh").iterdir()) == []          # no probe left behind

@@ -10,6 +10,7 @@ import dataclasses
 import re
 import types
 import typing
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -377,8 +378,9 @@ def check_warehouse_writable(warehouse: str) -> None:
     path = Path(warehouse[len("file://"):] if warehouse.startswith("file://") else warehouse)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".crawlaudit-write-probe"
+        # A name of its own: two jobs starting at once on one warehouse must not remove each other's probe.
+        probe = path / f".crawlaudit-write-probe-{uuid.uuid4().hex}"
         probe.write_bytes(b"")
-        probe.unlink()
+        probe.unlink(missing_ok=True)
     except OSError as e:
         raise ConfigError(f"output.warehouse {warehouse!r} cannot be written: {e.strerror or e}") from None
