@@ -25,6 +25,7 @@ INSTALL_REQUIRES = [
     "pyyaml>=6",
     "requests>=2.31",
     "boto3>=1.34",
+    "matplotlib>=3.8",
 ]
 
 setup(

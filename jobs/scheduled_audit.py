@@ -4,7 +4,8 @@ Due: every snapshot of the catalog (schedule.catalog: Common Crawl's collinfo.js
 schedule.since and schedule.until that has no succeeded run in audit_runs (`crawlaudit plan` lists them, newest
 first). They are audited oldest first, so that each is compared with the snapshots before it (cross-snapshot
 reuse), each under a lease recorded in the warehouse: of two schedulers started at once, only one audits a
-snapshot; the other skips it. Every audit is validated before it is published (see audit_snapshot.py).
+snapshot; the other skips it. Every audit is validated before it is published (see audit_snapshot.py). Then the
+trend report is rewritten (report.out_dir, default <warehouse>/_report/index.html; `crawlaudit report`).
 Exits 0 when nothing failed (also when nothing was due), 1 if any audit failed, 2 on a usage or config error.
 
 Cron (daily at 06:00; Common Crawl publishes a snapshot every month or two):
@@ -39,7 +40,7 @@ def main(argv=None) -> int:
     log.info("%d snapshot(s) due%s", len(due), f": {', '.join(due)}" if due else "")
     if not due:
         return 0
-    failed, wh = [], cfg.output.warehouse
+    failed, done, wh = [], [], cfg.output.warehouse
     with session.spark_session(cfg.spark) as spark:
         auditor = Auditor(spark, cfg)
         for i, snapshot in enumerate(due, 1):
@@ -50,9 +51,8 @@ def main(argv=None) -> int:
                     log.info("%s: already audited; skipped", snapshot)
                     continue
                 log.info("[%d/%d] auditing %s", i, len(due), snapshot)
-                if not auditor.audit(snapshot):
-                    failed.append(snapshot)
-        auditor.finish()
+                (done if auditor.audit(snapshot) else failed).append(snapshot)
+        auditor.finish(report=bool(done))  # the report follows the tables whenever this run changed them
     log.info("scheduled audit done: %d due, %d failed%s", len(due), len(failed),
              f" ({', '.join(failed)})" if failed else "")
     return 1 if failed else 0

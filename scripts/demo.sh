@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fresh machine → audited sample corpus: set up .venv, generate the planted sample corpus (if absent),
-# audit every sample snapshot in local mode into ./warehouse, and print the per-year summary.
+# audit every sample snapshot in local mode into ./warehouse, print the per-year summary and write the trend
+# report (warehouse/_report/index.html: open it in a browser).
 # Running it again replaces each snapshot's partitions: same tables, no duplicated rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +14,5 @@ echo "Per-year summary (warehouse: ./warehouse; per-domain rows: warehouse/domai
 echo
 echo "Audit against the planted ground truth (sample_corpus/ground_truth.json):"
 .venv/bin/crawlaudit check-truth --corpus sample_corpus --warehouse warehouse
+echo
+.venv/bin/crawlaudit report --warehouse warehouse

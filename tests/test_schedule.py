@@ -97,6 +97,8 @@ def test_two_schedulers_audit_the_new_snapshot_once(audited, tmp_path, capsys):
     assert cli.main(["plan", *common]) == 0
     assert "nothing to audit" in capsys.readouterr().out
     assert {r["snapshot"] for r in read_table_arrow(str(wh), "snapshot_stats").to_pylist()} == {*SPEC.snapshots, NEW}
+    report = json.loads((wh / "_report" / "report.json").read_text())   # the report followed the new snapshot
+    assert report["years"] == sorted({int(s.split("-")[2]) for s in (*SPEC.snapshots, NEW)})
 
 
 def test_schedule_config_and_missing_catalog_are_clear_errors(tmp_path, capsys):

@@ -380,6 +380,24 @@ def _cmd_plan(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    """Write the trend report; with --check-browser, render it in headless Chromium and fail unless every plot
+    loaded."""
+    from crawlaudit import report
+
+    cfg = config_from_args(args)
+    index, manifest = report.refresh(cfg, args.out)
+    years = manifest["years"]
+    print(f"report: {index} ({len(manifest['plots'])} plots, years {years[0]}–{years[-1]}, "
+          f"{len(manifest['risers'])} risers, {len(manifest['vintage'])} vintage domains)")
+    if args.check_browser or args.screenshot:
+        loaded, total = report.check_in_browser(index, args.screenshot)
+        print(f"browser: {loaded}/{total} plots loaded" + (f"; screenshot {args.screenshot}" if args.screenshot else ""))
+        if loaded != total or total != len(manifest["plots"]):
+            return 1
+    return 0
+
+
 def _cmd_check_config(args) -> int:
     cfg = config_from_args(args)
     print(json.dumps(config_to_dict(cfg), indent=2, sort_keys=True))
@@ -486,6 +504,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--warehouse", help="warehouse root (default from config)")
     s.add_argument("--json", action="store_true", help="print JSON (id, name) instead of a list")
     s.set_defaults(func=_cmd_plan)
+
+    s = sub.add_parser("report", help="write the trend report (index.html with PNG plots) from the Delta tables",
+                       description="Read year_stats, snapshot_stats and domain_stats (delta-rs, no Spark) and write "
+                                   "index.html with PNG plots beside it: per year, the AI-generated share (pooled and "
+                                   "the median domain, with bands), corrected entropy, exact and near-duplicate "
+                                   "shares, content reused from earlier snapshots; the domains whose AI share rose "
+                                   "most; the vintage index (see the README). The page is self-contained: open it "
+                                   "from disk. report.json beside it lists what was drawn.")
+    add_config_arguments(s)
+    s.add_argument("--warehouse", help="warehouse root (default from config)")
+    s.add_argument("--out", help="output directory (default: report.out_dir, else <warehouse>/_report)")
+    s.add_argument("--check-browser", action="store_true",
+                   help="render the page in headless Chromium and exit 1 unless every plot loaded")
+    s.add_argument("--screenshot", metavar="PNG", help="also save a full-page screenshot (implies --check-browser)")
+    s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("check-config", help="validate a config profile and print the effective values")
     add_config_arguments(s)

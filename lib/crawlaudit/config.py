@@ -228,6 +228,22 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """The trend report (``crawlaudit report``, refreshed by ``jobs/scheduled_audit.py``).
+
+    ``out_dir``: where ``index.html`` and its PNGs go (null: ``<warehouse>/_report``, local warehouses only).
+    ``min_docs``: a domain enters a year's median, the risers and the vintage index only with at least this many
+    documents that year. ``top_n``: rows in the risers and vintage rankings. ``vintage_min_years``: audited years a
+    domain needs before it gets a vintage index (one year says nothing about staying human).
+    """
+
+    out_dir: str | None = None
+    min_docs: int = field(default=30, metadata=_rng(1))
+    top_n: int = field(default=15, metadata=_rng(1, 1000))
+    vintage_min_years: int = field(default=2, metadata=_rng(1))
+
+
+@dataclass(frozen=True)
 class Config:
     spark: SparkConfig = field(default_factory=SparkConfig)
     input: InputConfig = field(default_factory=InputConfig)
@@ -238,6 +254,7 @@ class Config:
     quality: QualityConfig = field(default_factory=QualityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 def parse_snapshot(snapshot: str) -> tuple[int, int]:

@@ -87,7 +87,18 @@ class Auditor:
                  self.cfg.output.warehouse, f"; failed: {', '.join(failed)}" if failed else "")
         return failed
 
-    def finish(self) -> None:
+    def finish(self, report: bool = False) -> None:
+        """Render the validation data docs; with ``report``, rewrite the trend report too. Neither is fatal: the
+        audits are published by now, and a failure here is logged with what to do."""
         docs = self.gate.build_docs()
         if docs:
             log.info("validation data docs: %s", docs)
+        if report:
+            from crawlaudit import report as trend
+
+            try:
+                index, _ = trend.refresh(self.cfg)
+                log.info("trend report: %s", index)
+            except Exception as e:  # noqa: BLE001 - the audits stand; say why the report did not follow
+                log.error("trend report not refreshed (%s: %s); rerun: crawlaudit report --warehouse %s",
+                          type(e).__name__, e, self.cfg.output.warehouse)
