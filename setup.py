@@ -28,6 +28,8 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.8",
 ]
 
+AIRFLOW_REQUIRES = ["apache-airflow>=3.0,<4", "apache-airflow-providers-apache-spark>=5.5,<6"]
+
 setup(
     name="crawlaudit",
     version="0.1.0",
@@ -43,6 +45,13 @@ setup(
     data_files=[("share/crawlaudit/expectations",
                  sorted(str(p.relative_to(ROOT)) for p in (ROOT / "conf" / "expectations").glob("*.yaml")))],
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest>=8", "chispa>=0.10"], "bench": ["datasketch>=1.6"]},
+    extras_require={
+        "test": ["pytest>=8", "chispa>=0.10"],
+        "bench": ["datasketch>=1.6"],
+        # Where Airflow runs (scripts/airflow/crawlaudit_dag.py): its own environment, which submits the job.
+        # The Spark provider stays below 6: from 6.0 it requires pyspark-client, which replaces the pyspark
+        # installation (and its jars) that crawlaudit pins.
+        "airflow": AIRFLOW_REQUIRES,
+    },
     entry_points={"console_scripts": ["crawlaudit=crawlaudit.cli:main"]},
 )

@@ -32,7 +32,8 @@ class SparkConfig:
 
     ``delta_packages``: add the delta-spark jar matching the pinned pyspark through ``spark.jars.packages``
     (resolved from Maven Central into the Ivy cache); turn off where the cluster provides Delta itself.
-    ``conf``: any further Spark properties, passed through unchanged.
+    ``conf``: any further Spark properties, passed through unchanged. ``progress_interval_s``: how often the
+    driver logs files read / total, docs/s and MB/s while a snapshot's files are read.
     """
 
     master: str | None = "local[2]"
@@ -41,6 +42,7 @@ class SparkConfig:
     driver_memory: str | None = None
     delta_packages: bool = True
     conf: dict = field(default_factory=dict)
+    progress_interval_s: float = field(default=10.0, metadata=_rng(0.01))
 
 
 @dataclass(frozen=True)

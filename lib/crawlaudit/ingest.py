@@ -618,25 +618,39 @@ def _batches(rows: Iterable[dict]) -> Iterator[pa.RecordBatch]:
         yield pa.RecordBatch.from_pylist(buf, schema=ARROW_SCHEMA)
 
 
-def parse_files_udf(snapshot: str, input_cfg: InputConfig, include_private: bool):
+def _counted(rows: Iterable[dict], file_index: int, counters) -> Iterator[dict]:
+    """Pass a file's rows through; when its closing ``file`` row goes by, add the file to the progress counters."""
+    n_docs = 0
+    for row in rows:
+        if row[S.ROW_KIND] == S.KIND_DOC:
+            n_docs += 1
+        elif row[S.ROW_KIND] == S.KIND_FILE:
+            counters.add(file_index, n_docs, row[S.N_BYTES] or 0)
+        yield row
+
+
+def parse_files_udf(snapshot: str, input_cfg: InputConfig, include_private: bool, counters=None):
     """The mapInArrow function: batches of (file_index, uri) → batches of INGEST_SCHEMA rows."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            for uri in batch.column("uri").to_pylist():
-                yield from _batches(parse_file(uri, snapshot, input_cfg, include_private))
+            for index, uri in zip(batch.column("file_index").to_pylist(), batch.column("uri").to_pylist()):
+                rows = parse_file(uri, snapshot, input_cfg, include_private)
+                yield from _batches(_counted(rows, index, counters) if counters is not None else rows)
 
     return run
 
 
-def read_wet(spark, input_cfg: InputConfig, snapshot: str, include_private: bool = True):
+def read_wet(spark, input_cfg: InputConfig, snapshot: str, include_private: bool = True, counters=None):
     """The parsed rows of one snapshot (documents, errors and per-file counts in one DataFrame, told apart by
-    ``row_kind``), one Spark task per file. The caller persists it once and splits it with ``split_ingested``."""
+    ``row_kind``), one Spark task per file. The caller persists it once and splits it with ``split_ingested``.
+    ``counters`` (progress.FileCounters) are added to as each file is read."""
     files = resolve_files(input_cfg, snapshot)
     log.info("%s: %d files to read", snapshot, len(files))
     rdd = spark.sparkContext.parallelize(list(enumerate(files)), numSlices=max(1, len(files)))
     tasks = spark.createDataFrame(rdd, "file_index long, uri string")
-    return tasks.mapInArrow(parse_files_udf(snapshot, input_cfg, include_private), S.INGEST_SCHEMA), len(files)
+    udf = parse_files_udf(snapshot, input_cfg, include_private, counters)
+    return tasks.mapInArrow(udf, S.INGEST_SCHEMA), len(files)
 
 
 def drop_duplicate_records(docs):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from crawlaudit import audit, dedup, ingest, publish, quality, session, signals, tables
+from crawlaudit import audit, dedup, ingest, progress, publish, quality, session, signals, tables
 from crawlaudit.config import Config
 from crawlaudit.errors import CrawlauditError
 from crawlaudit.neardup import NearDupParams
@@ -24,12 +24,15 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
     CrawlauditError (ValidationFailed when the gate blocked it) after recording the run in audit_runs."""
     wh = cfg.output.warehouse
     near = NearDupParams.from_config(cfg.dedup)
+    counters = progress.FileCounters(spark)
     with AuditRun(spark, cfg, snapshot) as run, session.Cached() as cache, \
             publish.Publication(spark, wh, run, snapshot, gate) as pub:
-        parsed, n_files = ingest.read_wet(spark, cfg.input, snapshot, cfg.domains.include_private_suffixes)
-        docs, errors, files = ingest.split_ingested(cache(parsed))
-        # narrow per-document results are checkpointed: later plans start from them instead of nesting their plans
-        doc_signals = docs.transform(signals.document_signals(near.hasher)).localCheckpoint()
+        parsed, n_files = ingest.read_wet(spark, cfg.input, snapshot, cfg.domains.include_private_suffixes, counters)
+        with progress.FileProgress(counters, snapshot, n_files, cfg.spark.progress_interval_s):
+            docs, errors, files = ingest.split_ingested(cache(parsed))
+            # narrow per-document results are checkpointed: later plans start from them instead of nesting plans;
+            # the first of them reads the files
+            doc_signals = docs.transform(signals.document_signals(near.hasher)).localCheckpoint()
         scores = synthetic.score(docs)
         flagged = audit.flag_near_duplicates(
             audit.flag_documents(docs, tables.read_prior_hashes(spark, wh, snapshot)), docs, doc_signals,
