@@ -46,8 +46,9 @@ setup(
                  sorted(str(p.relative_to(ROOT)) for p in (ROOT / "conf" / "expectations").glob("*.yaml")))],
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "chispa>=0.10"],
+        "test": ["pytest>=8", "chispa>=0.10", "venv-pack>=0.2"],   # venv-pack: the cluster test packs an env
         "bench": ["datasketch>=1.6"],
+        "package": ["venv-pack>=0.2"],
         # Where Airflow runs (scripts/airflow/crawlaudit_dag.py): its own environment, which submits the job.
         # The Spark provider stays below 6: from 6.0 it requires pyspark-client, which replaces the pyspark
         # installation (and its jars) that crawlaudit pins.

@@ -398,6 +398,33 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_submit_command(args) -> int:
+    """Print the spark-submit (or EMR step) command for a job, from the profile's ``submit`` section."""
+    import shlex
+
+    from crawlaudit import submit
+
+    flags = {"submit.target": args.target, "submit.master": args.master, "submit.deploy_mode": args.deploy_mode,
+             "submit.artifacts": args.artifacts}
+    args.overrides = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None] + list(args.overrides)
+    cfg = config_from_args(args)
+    job_args = list(args.job_args)
+    if job_args[:1] == ["--"]:
+        job_args = job_args[1:]
+    if args.config and "--config" not in job_args:  # the job reads the same profile
+        profile = Path(args.config)
+        if cfg.submit.deploy_mode == "cluster" and (profile.is_absolute() or profile.parts[:1] != ("conf",)):
+            raise ConfigError(f"--config {args.config}: in cluster deploy mode the driver finds the profile in the "
+                              f"shipped conf/ archive: put it under conf/ and pass it as conf/...")
+        job_args = ["--config", args.config, *job_args]
+    cmd = submit.command(cfg.submit, args.job, job_args)
+    if args.print0:
+        sys.stdout.write("\0".join(cmd) + "\0")
+    else:
+        print(shlex.join(cmd))
+    return 0
+
+
 def _cmd_check_config(args) -> int:
     cfg = config_from_args(args)
     print(json.dumps(config_to_dict(cfg), indent=2, sort_keys=True))
@@ -519,6 +546,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render the page in headless Chromium and exit 1 unless every plot loaded")
     s.add_argument("--screenshot", metavar="PNG", help="also save a full-page screenshot (implies --check-browser)")
     s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("submit-command", help="print the spark-submit command for a job on YARN, Kubernetes, EMR "
+                                              "or a standalone cluster (scripts/submit.sh runs it)",
+                       description="Turn the profile's submit section into a spark-submit command (EMR: an "
+                                   "`aws emr add-steps` call): --packages with the Delta jar matching the installed "
+                                   "pyspark, Delta's SQL extension and catalog, dist/crawlaudit.zip as --py-files, "
+                                   "the packed Python environment as --archives ...#environment (scripts/package.sh "
+                                   "builds both). Arguments after -- go to the job; the job gets the same --config.")
+    add_config_arguments(s)
+    s.add_argument("--job", default="audit_snapshot", choices=("audit_snapshot", "scheduled_audit"),
+                   help="the job to submit (default audit_snapshot)")
+    s.add_argument("--target", choices=("yarn", "k8s", "emr", "standalone"), help="default: submit.target")
+    s.add_argument("--master", help="default: submit.master (yarn for YARN and EMR)")
+    s.add_argument("--deploy-mode", choices=("client", "cluster"), help="default: submit.deploy_mode")
+    s.add_argument("--artifacts", help="where scripts/package.sh's output is (default: submit.artifacts)")
+    s.add_argument("--print0", action="store_true", help="NUL-separated arguments (for scripts)")
+    s.add_argument("job_args", nargs=argparse.REMAINDER, help="-- then the job's arguments")
+    s.set_defaults(func=_cmd_submit_command)
 
     s = sub.add_parser("check-config", help="validate a config profile and print the effective values")
     add_config_arguments(s)

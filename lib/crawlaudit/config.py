@@ -43,6 +43,7 @@ class SparkConfig:
     delta_packages: bool = True
     conf: dict = field(default_factory=dict)
     progress_interval_s: float = field(default=10.0, metadata=_rng(0.01))
+    delta_snapshot_partitions: int = field(default=4, metadata=_rng(1))
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,44 @@ class ScheduleConfig:
                 raise ConfigError(f"schedule.{key} = {value!r}: expected a snapshot id CC-MAIN-YYYY-WW")
 
 
+SUBMIT_TARGETS = ("yarn", "k8s", "emr", "standalone")
+
+
+@dataclass(frozen=True)
+class SubmitConfig:
+    """How ``scripts/submit.sh`` (``crawlaudit submit-command``) submits a job to a cluster.
+
+    ``target``: yarn | k8s | emr | standalone. ``master``: k8s://https://HOST:443 or spark://HOST:7077 (YARN and
+    EMR: yarn). ``deploy_mode``: client (driver where you submit) or cluster. ``artifacts``: where
+    ``scripts/package.sh``'s output (dist/) is, as spark-submit sees it: a local directory, hdfs:// or s3://
+    (EMR). ``python_env``: ship the packed Python environment for the executors (false when the nodes have the
+    dependencies installed). ``k8s_image``, ``k8s_upload_path``: Kubernetes container image and the upload
+    location for local files. ``emr_cluster_id``: the EMR cluster to add the step to. ``driver_python``: in
+    client mode, the local Python the driver runs (default: the one running crawlaudit). ``conf``: further Spark
+    properties for this submission.
+    """
+
+    target: str = "yarn"
+    master: str | None = None
+    deploy_mode: str = "client"
+    artifacts: str = "dist"
+    python_env: bool = True
+    k8s_image: str | None = None
+    k8s_upload_path: str | None = None
+    emr_cluster_id: str | None = None
+    driver_python: str | None = None
+    num_executors: int | None = field(default=None, metadata=_rng(1))
+    executor_memory: str | None = None
+    executor_cores: int | None = field(default=None, metadata=_rng(1))
+    conf: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.target not in SUBMIT_TARGETS:
+            raise ConfigError(f"submit.target = {self.target!r}: expected one of {', '.join(SUBMIT_TARGETS)}")
+        if self.deploy_mode not in ("client", "cluster"):
+            raise ConfigError(f"submit.deploy_mode = {self.deploy_mode!r}: expected client or cluster")
+
+
 @dataclass(frozen=True)
 class ReportConfig:
     """The trend report (``crawlaudit report``, refreshed by ``jobs/scheduled_audit.py``).
@@ -257,6 +296,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    submit: SubmitConfig = field(default_factory=SubmitConfig)
 
 
 def parse_snapshot(snapshot: str) -> tuple[int, int]:

@@ -53,6 +53,7 @@ def build(cfg: SparkConfig):
         # plan descriptions kept for the UI are capped: the audit's plans are long, and Spark builds the string
         # for every query (unbounded by default)
         "spark.sql.maxPlanStringLength": "200000",
+        "spark.databricks.delta.snapshotPartitions": str(cfg.delta_snapshot_partitions),
     }
     if cfg.driver_memory:
         conf["spark.driver.memory"] = cfg.driver_memory
