@@ -3,6 +3,7 @@
 #   dist/crawlaudit.zip          the crawlaudit package, for --py-files
 #   dist/crawlaudit-conf.zip     conf/ (profiles, expectation suites, models), for --archives ...#conf in cluster mode
 #   dist/jobs/*.py               the spark-submit entry points
+#   dist/submit.json             the scheduled audit's submission (CONFIG=profile, default conf/cluster.yaml) for Airflow
 #   dist/crawlaudit-env.tar.gz   the executors' Python environment packed with venv-pack, for
 #                                --archives crawlaudit-env.tar.gz#environment and PYSPARK_PYTHON=./environment/bin/python
 # Usage: scripts/package.sh [--no-env]   (--no-env: the nodes have the dependencies installed already)
@@ -15,7 +16,7 @@ WITH_ENV=1
 for arg in "$@"; do
   case "$arg" in
     --no-env) WITH_ENV=0 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "package: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +40,13 @@ pack(f"{dist}/crawlaudit-conf.zip", pathlib.Path("."), "conf")           # unpac
 PYEOF
 cp jobs/*.py "$DIST/jobs/"
 echo "$DIST/jobs: $(ls "$DIST/jobs" | tr '\n' ' ')"
+# what the Airflow DAG submits (scripts/airflow/crawlaudit_dag.py): the scheduled job with the cluster profile
+PROFILE="${CONFIG:-conf/cluster.yaml}"
+if "$PY" -m crawlaudit.cli submit-command --config "$PROFILE" --job scheduled_audit --json > "$DIST/submit.json.tmp"; then
+  mv "$DIST/submit.json.tmp" "$DIST/submit.json"; echo "$DIST/submit.json: scheduled_audit with $PROFILE"
+else
+  rm -f "$DIST/submit.json.tmp"; echo "package: no $DIST/submit.json (see above); the Airflow DAG needs it" >&2
+fi
 if [ "$WITH_ENV" = 1 ]; then
   start=$(date +%s)
   [ -x build/pack-env/bin/python ] || python3 -m venv build/pack-env

@@ -11,4 +11,19 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
     || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; } \
     || echo "test: could not install chromium; the browser check of the report will fail" >&2
 fi
+# The DAG test loads scripts/airflow/crawlaudit_dag.py with Airflow's DagBag in an environment of its own, built from
+# setup.py's airflow extra (Airflow's dependencies are not the Spark job's), with the same pyspark pin.
+AIRFLOW_REQS=$(.venv/bin/python - <<'PYEOF'
+import importlib.metadata as m
+reqs = [r.split(";")[0].strip() for r in m.requires("crawlaudit") if 'extra == "airflow"' in r]
+reqs += [r.split(";")[0].strip() for r in m.requires("crawlaudit") if r.startswith("pyspark")]
+print(" ".join(reqs))
+PYEOF
+)
+if ! .venv-airflow/bin/python -c "import airflow.providers.apache.spark" >/dev/null 2>&1; then
+  echo "test: building .venv-airflow ($AIRFLOW_REQS; first time: a few minutes)"
+  [ -x .venv-airflow/bin/python ] || "${PYTHON:-python3}" -m venv .venv-airflow
+  # shellcheck disable=SC2086
+  .venv-airflow/bin/python -m pip install --quiet --disable-pip-version-check $AIRFLOW_REQS
+fi
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -417,6 +417,9 @@ def _cmd_submit_command(args) -> int:
             raise ConfigError(f"--config {args.config}: in cluster deploy mode the driver finds the profile in the "
                               f"shipped conf/ archive: put it under conf/ and pass it as conf/...")
         job_args = ["--config", args.config, *job_args]
+    if args.json:
+        print(json.dumps(submit.spark_submit_spec(cfg.submit, args.job, job_args), indent=2))
+        return 0
     cmd = submit.command(cfg.submit, args.job, job_args)
     if args.print0:
         sys.stdout.write("\0".join(cmd) + "\0")
@@ -562,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--deploy-mode", choices=("client", "cluster"), help="default: submit.deploy_mode")
     s.add_argument("--artifacts", help="where scripts/package.sh's output is (default: submit.artifacts)")
     s.add_argument("--print0", action="store_true", help="NUL-separated arguments (for scripts)")
+    s.add_argument("--json", action="store_true", help="the parts of the submission as JSON (for the Airflow DAG)")
     s.add_argument("job_args", nargs=argparse.REMAINDER, help="-- then the job's arguments")
     s.set_defaults(func=_cmd_submit_command)
 

@@ -37,8 +37,10 @@ def _uri(base: str, name: str) -> str:
     return f"{base.rstrip('/')}/{name}"
 
 
-def spark_submit_args(cfg: SubmitConfig, job: str, job_args: list[str]) -> list[str]:
-    """The arguments after ``spark-submit`` for ``jobs/<job>.py`` with ``job_args``."""
+def spark_submit_spec(cfg: SubmitConfig, job: str, job_args: list[str]) -> dict:
+    """What to submit, as named parts (master, deploy_mode, name, packages, py_files, archives, conf, application,
+    application_args): ``spark_submit_args`` renders them for spark-submit; the Airflow DAG gives them to
+    SparkSubmitOperator (scripts/package.sh saves them as dist/submit.json)."""
     if job not in JOBS:
         raise ConfigError(f"job {job!r}: expected one of {', '.join(JOBS)}")
     master = cfg.master or {"yarn": "yarn", "emr": "yarn"}.get(cfg.target)
@@ -77,13 +79,21 @@ def spark_submit_args(cfg: SubmitConfig, job: str, job_args: list[str]) -> list[
     if cfg.num_executors:
         conf["spark.executor.instances"] = str(cfg.num_executors)
     conf.update({k: str(v) for k, v in cfg.conf.items()})
-    args = ["--master", master, "--deploy-mode", cfg.deploy_mode, "--name", f"crawlaudit-{job}",
-            "--packages", delta_package(), "--py-files", _uri(art, PACKAGE_ZIP)]
-    if archives:
-        args += ["--archives", ",".join(archives)]
-    for key, value in conf.items():
+    return {"master": master, "deploy_mode": cfg.deploy_mode, "name": f"crawlaudit-{job}",
+            "packages": delta_package(), "py_files": _uri(art, PACKAGE_ZIP), "archives": ",".join(archives),
+            "conf": conf, "application": _uri(art, f"jobs/{job}.py"), "application_args": list(job_args)}
+
+
+def spark_submit_args(cfg: SubmitConfig, job: str, job_args: list[str]) -> list[str]:
+    """The arguments after ``spark-submit`` for ``jobs/<job>.py`` with ``job_args``."""
+    spec = spark_submit_spec(cfg, job, job_args)
+    args = ["--master", spec["master"], "--deploy-mode", spec["deploy_mode"], "--name", spec["name"],
+            "--packages", spec["packages"], "--py-files", spec["py_files"]]
+    if spec["archives"]:
+        args += ["--archives", spec["archives"]]
+    for key, value in spec["conf"].items():
         args += ["--conf", f"{key}={value}"]
-    return [*args, _uri(art, f"jobs/{job}.py"), *job_args]
+    return [*args, spec["application"], *spec["application_args"]]
 
 
 def command(cfg: SubmitConfig, job: str, job_args: list[str]) -> list[str]:
