@@ -1,15 +1,12 @@
 """The trend report: its aggregations on hand-made rows with known answers, then the page written from the
 end-to-end warehouse and rendered in headless Chromium."""
 import json
-import math
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from crawlaudit import cli, report
-from crawlaudit.config import ReportConfig
 from crawlaudit.tables import read_table_arrow
 
 

@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 from crawlaudit import __version__
-from crawlaudit.config import Config, check_warehouse_writable, config_to_dict, load_config, parse_snapshot
+from crawlaudit.config import (SUBMIT_TARGETS, Config, check_warehouse_writable, config_to_dict, load_config,
+                               parse_snapshot)
 from crawlaudit.errors import ConfigError, CrawlauditError
+from crawlaudit.submit import JOBS
 
 DEFAULT_CONFIG = "conf/local.yaml"
 
@@ -404,8 +406,8 @@ def _cmd_submit_command(args) -> int:
 
     from crawlaudit import submit
 
-    flags = {"submit.target": args.target, "submit.master": args.master, "submit.deploy_mode": args.deploy_mode,
-             "submit.artifacts": args.artifacts}
+    flags = {"submit.target": args.target, "submit.master": args.submit_master,
+             "submit.deploy_mode": args.deploy_mode, "submit.artifacts": args.artifacts}
     args.overrides = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None] + list(args.overrides)
     cfg = config_from_args(args)
     job_args = list(args.job_args)
@@ -558,10 +560,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the packed Python environment as --archives ...#environment (scripts/package.sh "
                                    "builds both). Arguments after -- go to the job; the job gets the same --config.")
     add_config_arguments(s)
-    s.add_argument("--job", default="audit_snapshot", choices=("audit_snapshot", "scheduled_audit"),
-                   help="the job to submit (default audit_snapshot)")
-    s.add_argument("--target", choices=("yarn", "k8s", "emr", "standalone"), help="default: submit.target")
-    s.add_argument("--master", help="default: submit.master (yarn for YARN and EMR)")
+    s.add_argument("--job", default="audit_snapshot", choices=JOBS, help="the job to submit (default audit_snapshot)")
+    s.add_argument("--target", choices=SUBMIT_TARGETS, help="default: submit.target")
+    # its own dest: config_from_args reads args.master as spark.master, the job's master inside the cluster
+    s.add_argument("--master", dest="submit_master", help="default: submit.master (yarn for YARN and EMR)")
     s.add_argument("--deploy-mode", choices=("client", "cluster"), help="default: submit.deploy_mode")
     s.add_argument("--artifacts", help="where scripts/package.sh's output is (default: submit.artifacts)")
     s.add_argument("--print0", action="store_true", help="NUL-separated arguments (for scripts)")

@@ -60,7 +60,6 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
                  run.counts["n_expectations"] - run.counts["n_failed_warning"], run.counts["n_failed_warning"])
 
 
-
 class Auditor:
     """The session-wide parts of an audit (detector, expectation suites) and the loop over snapshots."""
 
