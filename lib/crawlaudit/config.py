@@ -430,11 +430,18 @@ def config_to_dict(cfg: Config) -> dict:
     return _redacted(dataclasses.asdict(cfg))
 
 
+def local_warehouse_dir(warehouse: str) -> Path | None:
+    """The directory of a local warehouse (a path or a file:// URI); None for an object store (s3a://, hdfs://…)."""
+    if "://" in warehouse and not warehouse.startswith("file://"):
+        return None
+    return Path(warehouse.removeprefix("file://"))
+
+
 def check_warehouse_writable(warehouse: str) -> None:
     """For a local warehouse, create it and write a probe file now, so a bad path fails before Spark starts."""
-    if "://" in warehouse and not warehouse.startswith("file://"):
+    path = local_warehouse_dir(warehouse)
+    if path is None:
         return  # object stores are checked by the first write
-    path = Path(warehouse[len("file://"):] if warehouse.startswith("file://") else warehouse)
     try:
         path.mkdir(parents=True, exist_ok=True)
         # A name of its own: two jobs starting at once on one warehouse must not remove each other's probe.

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from crawlaudit import schemas as S
-from crawlaudit.config import QualityConfig
+from crawlaudit.config import QualityConfig, local_warehouse_dir
 from crawlaudit.errors import ConfigError
 from crawlaudit.expectations import Outcome, Validator, load_suites
 
@@ -29,13 +29,12 @@ DRIFT_SHARES = (S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC, S.DUP_LINE_FRAC, S.CROSS_SNAP
 
 def data_docs_dir(warehouse: str) -> str | None:
     """``<warehouse>/_data_docs`` for a local warehouse (Great Expectations writes the site with plain file IO)."""
-    if warehouse.startswith("file://"):
-        warehouse = warehouse[len("file://"):]
-    if "://" in warehouse:
+    local = local_warehouse_dir(warehouse)
+    if local is None:
         log.warning("data docs are rendered for local warehouses only; %s: skipped (validation_results has every "
                     "outcome)", warehouse)
         return None
-    return os.path.abspath(os.path.join(warehouse, "_data_docs"))  # GE's file store takes absolute paths only
+    return os.path.abspath(local / "_data_docs")  # GE's file store takes absolute paths only
 
 
 class Gate:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from crawlaudit import schemas as S
-from crawlaudit.config import ReportConfig
+from crawlaudit.config import ReportConfig, local_warehouse_dir
 from crawlaudit.errors import CrawlauditError
 
 log = logging.getLogger(__name__)
@@ -334,10 +334,11 @@ window.addEventListener("load", function () {{
 
 
 def default_out_dir(warehouse: str) -> str:
-    if "://" in warehouse and not warehouse.startswith("file://"):
+    local = local_warehouse_dir(warehouse)
+    if local is None:
         raise CrawlauditError(f"the warehouse {warehouse} is remote: set report.out_dir (or --out) to a local "
                               f"directory for the report")
-    return str(Path(warehouse.removeprefix("file://")) / "_report")
+    return str(local / "_report")
 
 
 def write_report(data: ReportData, out_dir: str, cfg: ReportConfig, warehouse: str) -> dict:
