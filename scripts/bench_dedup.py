@@ -6,10 +6,9 @@ same run:
   parse-only     FastWARC reading the same documents from a WET file (the floor every stage is compared with)
   datasketch     single process: shingles → MinHash (update_batch) → MinHashLSH insert + query, same threshold
                  and permutations; its candidates are NOT verified
-  crawlaudit     Spark local[P]: MinHash signatures → LSH banding → exact verification of every candidate →
-                 connected components (identical signatures accepted, far ones rejected, the rest by exact
-                 Jaccard); and, for reference, the job's per-document pass, which computes the
-                 signatures together with the line hashes and repetition signals
+  crawlaudit     Spark local[P]: MinHash signatures → LSH banding → exact shingle Jaccard of every
+                 candidate pair → connected components; and, for reference, the job's per-document pass,
+                 which computes the signatures together with the line hashes and repetition signals
 Prints docs/s per stage, per core, the ratio to datasketch per core, peak memory and pair counts.
 
   .venv/bin/pip install -e '.[bench]'   # datasketch
@@ -109,7 +108,7 @@ def crawlaudit_pipeline(docs, procs: int) -> dict:
             neardup.candidate_pairs(params.bands, params.rows, params.bucket_window)).localCheckpoint())
         out["candidate_pairs"] = pairs.count()
 
-        edges = timed("verification", lambda: neardup.verify_candidates(df, sigs, pairs, params).localCheckpoint())
+        edges = timed("verification", lambda: neardup.verify_candidates(df, pairs, params).localCheckpoint())
         out["verified_pairs"] = edges.count()
         flagged = timed("components", lambda: df.select(S.DOC_ID).transform(
             neardup.with_near_dup_flags(edges, params.max_component_rounds)).localCheckpoint())

@@ -49,14 +49,12 @@ def test_short_and_empty_documents():
     assert ok.tolist() == [True, True, True, False, True]
     assert (sig[0] == sig[2]).all()
     assert (sig[0] == sig[1]).mean() < 0.1
-    assert [len(s) for s in hasher.shingle_sets([["home"], [], ["a", "b", "c", "d", "e", "f"]])] == [1, 0, 2]
+    assert [len(s) for s in hasher.text_shingle_sets(["Home", "", "a b c d e f"])] == [1, 0, 2]
 
 
 def test_shingle_sets_give_exact_jaccard():
     hasher = MinHasher(shingle_size=2)
-    a = "the cat sat on the mat".split()
-    b = "the cat sat on a mat".split()
-    sa, sb = hasher.shingle_sets([a, b])
+    sa, sb = hasher.text_shingle_sets(["The cat sat on the mat.", "the cat, sat on a mat"])
     # bigrams a: the-cat cat-sat sat-on on-the the-mat; b: the-cat cat-sat sat-on on-a a-mat → 3 / 7
     assert len(np.intersect1d(sa, sb)) / len(np.union1d(sa, sb)) == pytest.approx(3 / 7)
 
@@ -81,3 +79,43 @@ def test_token_hashes_are_fnv1a_of_the_utf8_bytes():
     assert token_hashes([]).size == 0
     with pytest.raises(ValueError, match="NUL"):
         token_hashes(["a\x00b"])
+
+
+# letters, marks, digits of several scripts, both apostrophes, punctuation, white space, case pairs, the special
+# lower-casing of İ, astral code points, NUL: where a tokenizer reimplementation would go wrong
+_ALPHABET = list("aZéÉßİıŞ") + ["\u0301", "\u093e", "न", "中", "٣", "²", "7", "'", "’", "''", "-", ".", " ", "\n", "\t",
+                                 "\u00a0", "\U0001d400", "\U0001f600", "\x00", "_", "Σ", "ς"]
+
+
+def test_text_signatures_equal_the_regex_tokenizer():
+    """The compiled scanner reproduces ``normalize_for_hash(t).split()`` exactly: same token hashes, same
+    signatures, on fuzzed strings from an alphabet of awkward characters and on generated pages."""
+    from crawlaudit.corpus import CorpusSpec, generate_documents
+    from crawlaudit.minhash import normalized_token_hashes, token_hashes
+    from crawlaudit.text import normalize_for_hash
+
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 40))) for _ in range(20_000)]
+    texts += ["don't", "a'b'c'd", "a''b", "'quoted'", "x'1y", "1'a", "rock ’n’ roll", "İstanbul", None, ""]
+    docs = generate_documents(CorpusSpec(snapshots=("CC-MAIN-2024-22",), n_domains=3, docs_per_domain=(20, 30)))
+    texts += [text for _, _, text in docs["CC-MAIN-2024-22"]]
+    tokens = [normalize_for_hash(t).split() for t in texts]
+    hashes, counts = normalized_token_hashes(texts)
+    assert counts.tolist() == [len(t) for t in tokens]
+    assert np.array_equal(hashes, token_hashes([tok for toks in tokens for tok in toks]))
+    hasher = MinHasher()
+    sig_regex, ok_regex = hasher.signatures(tokens)
+    sig_text, ok_text = hasher.text_signatures(texts)
+    assert np.array_equal(ok_regex, ok_text) and np.array_equal(sig_regex, sig_text)
+    assert sum(counts) > 10_000 and ok_text.sum() > 15_000  # the fuzz made tokens, not just separators
+
+
+def test_band_hashes_are_equal_exactly_when_a_whole_band_is():
+    from crawlaudit.minhash import lsh_band_hashes
+
+    sigs = np.array([[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 9, 5, 6, 7], [4, 5, 6, 1, 2, 3, 0]], dtype=np.uint32)
+    h = lsh_band_hashes(sigs, bands=2, rows=3)  # the 7th row is left out, as 128 = 21 × 6 + 2
+    assert h.shape == (3, 2) and h.dtype == np.int64
+    assert h[0, 0] == h[1, 0] and h[0, 1] != h[1, 1]          # band 0 equal, band 1 differs in one row
+    assert h[2, 0] != h[0, 1] and h[2, 1] != h[0, 0]          # the same rows in another band: another bucket
+    assert np.array_equal(h, lsh_band_hashes(sigs.copy(), 2, 3))

@@ -1,7 +1,8 @@
 """Per-document duplication signals, computed in one pass over each document's text on the executors.
 
 One tokenizer pass per line gives both the word tokens (repetition signals) and the normalized lines (line
-hashes; their tokens, concatenated, are the normalized tokens MinHash shingles). Only compact columns come
+hashes); the MinHash signature comes from the compiled scanner (``MinHasher.text_signatures``), whose tokens
+are the same normalized tokens without making a string of each. Only compact columns come
 back to the JVM: the signature (num_perm ints), the line hashes and ten ratios per document, never the text.
 """
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
 from crawlaudit import schemas as S
-from crawlaudit import text as T
 from crawlaudit.minhash import MinHasher
 from crawlaudit.repetition import SIGNAL_NAMES, repetition_signals, split_lines
 from crawlaudit.validation import require_columns
@@ -37,8 +37,7 @@ def signals_batch(doc_ids: list[str], texts: list[str | None], hasher: MinHasher
     """The ``SIGNALS_SCHEMA`` rows of one batch of documents."""
     split = [split_lines(t) for t in texts]
     lines = [ls for _, ls in split]
-    norm_tokens = [" ".join(ls).split() for ls in lines]
-    sigs, has_sig = hasher.signatures(norm_tokens)
+    sigs, has_sig = hasher.text_signatures(texts)
     rep, line_hashes = repetition_signals([toks for toks, _ in split], lines)
     n = len(doc_ids)
     columns = [
@@ -64,14 +63,13 @@ _MINHASH_ARROW_SCHEMA = _arrow_schema(MINHASH_SCHEMA)
 
 
 def minhash_signatures(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
-    """Columns in: doc_id, text. Columns out: doc_id, signature only (one tokenizer pass per document): for
+    """Columns in: doc_id, text. Columns out: doc_id, signature only (the same signature as ``document_signals``): for
     near-duplicate work without the line and repetition signals (``scripts/bench_dedup.py``)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            tokens = [T.normalize_for_hash(t).split() for t in batch.column(S.TEXT).to_pylist()]
-            sigs, has_sig = hasher.signatures(tokens)
-            n = len(tokens)
+            sigs, has_sig = hasher.text_signatures(batch.column(S.TEXT).to_pylist())
+            n = batch.num_rows
             yield pa.RecordBatch.from_arrays(
                 [batch.column(S.DOC_ID),
                  _list_array(sigs.view(np.int32).reshape(-1), np.full(n, hasher.num_perm), has_sig)],

@@ -13,7 +13,9 @@ single spaces.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import regex
 from pyspark.sql import functions as F
@@ -24,6 +26,23 @@ from pyspark.sql.types import ArrayType, StringType
 TOKEN_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*")
 _DIGITS_RE = regex.compile(r"\p{N}+")
 _APOSTROPHES = str.maketrans({"'": None, "’": None})
+
+# classes of code points, for the compiled scanners that reproduce TOKEN_RE + normalize_tokens without regex
+OTHER, LETTER, DIGIT = 0, 1, 2  # LETTER: \p{L} or \p{M}; DIGIT: \p{N}
+APOSTROPHES = (ord("'"), ord("’"))
+
+
+@lru_cache(maxsize=1)
+def code_point_classes() -> np.ndarray:
+    """uint8 class (OTHER / LETTER / DIGIT) of every code point, from the same ``regex`` module and Unicode
+    tables as TOKEN_RE (≈ 0.3 s, once per process)."""
+    cps = np.array([c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF], dtype=np.int64)
+    every = "".join(map(chr, cps))
+    classes = np.zeros(0x110000, dtype=np.uint8)
+    for pattern, cls in ((r"[\p{L}\p{M}]+", LETTER), (r"\p{N}+", DIGIT)):
+        for m in regex.finditer(pattern, every):
+            classes[cps[m.start():m.end()]] = cls
+    return classes
 
 
 def tokenize(text: str | None) -> list[str]:
