@@ -26,4 +26,4 @@ if ! .venv-airflow/bin/python -c "import airflow.providers.apache.spark" >/dev/n
   # shellcheck disable=SC2086
   .venv-airflow/bin/python -m pip install --quiet --disable-pip-version-check $AIRFLOW_REQS
 fi
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "$@"

@@ -27,10 +27,8 @@ def _undirected(edges: DataFrame) -> DataFrame:
 def _large_star(edges: DataFrame) -> DataFrame:
     adj = _undirected(edges)
     m = adj.groupBy(SRC).agg(F.least(F.min(DST), F.col(SRC)).alias("_m"))  # min over the closed neighbourhood
-    return (
-        adj.join(m, SRC).where(F.col(DST) > F.col(SRC))
-        .select(F.col(DST).alias(SRC), F.col("_m").alias(DST)).distinct()
-    )
+    # no distinct here: a repeated edge only repeats rows that small-star's min and final distinct absorb
+    return adj.join(m, SRC).where(F.col(DST) > F.col(SRC)).select(F.col(DST).alias(SRC), F.col("_m").alias(DST))
 
 
 def _small_star(edges: DataFrame) -> DataFrame:
@@ -51,10 +49,12 @@ def connected_components(edges: DataFrame, max_rounds: int) -> DataFrame:
     current = edges.select(SRC, DST).where(F.col(SRC) != F.col(DST)).distinct().localCheckpoint()
     for round_no in range(1, max_rounds + 1):
         nxt = _small_star(_large_star(current)).localCheckpoint()
-        # converged when the edges form stars: every child has one parent, and no parent is a child
-        children = nxt.select(F.col(SRC).alias("_child"))
-        not_star = nxt.groupBy(SRC).count().where(F.col("count") > 1).select(SRC).unionByName(
-            nxt.join(children, nxt[DST] == children["_child"], "left_semi").select(SRC))
+        # converged when the edges form stars: every child has one parent, and no parent is a child (one
+        # aggregation over both ends of every edge)
+        ends = nxt.select(F.col(SRC).alias("_v"), F.lit(1).alias("_as_child"), F.lit(0).alias("_as_parent")).unionByName(
+            nxt.select(F.col(DST).alias("_v"), F.lit(0).alias("_as_child"), F.lit(1).alias("_as_parent")))
+        not_star = ends.groupBy("_v").agg(F.sum("_as_child").alias("_n_parents"), F.max("_as_parent").alias("_is_parent")) \
+            .where((F.col("_n_parents") > 1) | ((F.col("_n_parents") >= 1) & (F.col("_is_parent") == 1)))
         if not_star.isEmpty():
             log.info("connected components: converged in %d rounds", round_no)
             return nxt.select(F.col(SRC).alias("vertex"), F.col(DST).alias("component")).unionByName(
