@@ -62,8 +62,8 @@ def _buckets(sigs: DataFrame, bands: int, rows: int) -> DataFrame:
     """band, band_hash, doc_id for every document with a signature.
 
     The band hashes are computed with numpy on the executors (``minhash.lsh_band_hashes``) from the stored
-    signatures, for the snapshot being audited and for earlier ones alike: 4× cheaper than Spark expressions
-    slicing and hashing every band.
+    signatures, for the snapshot being audited and for earlier ones alike. On 10^5 documents the bucket stage
+    took 1.7 s this way, 3.4 s with Spark expressions slicing and hashing (xxhash64) every band.
     """
     from pyspark.sql.pandas.types import to_arrow_schema
 
@@ -129,7 +129,7 @@ def candidate_pairs(bands: int, rows: int, window: int) -> Callable[[DataFrame],
 
     One shuffle brings each bucket's rows together; the pairing runs in Arrow on the executors. Spark's own
     grouping (collect_list per bucket) spends its time sorting the 21 × n bucket rows, nearly all singletons:
-    3× slower on 10^5 documents.
+    on 10^5 documents (``scripts/bench_dedup.py``) banding took 9.4 s that way, 5.2 s this way.
     """
 
     def transform(sigs: DataFrame) -> DataFrame:
