@@ -61,7 +61,7 @@ def normalized_token_hashes(texts: list[str | None]) -> tuple[np.ndarray, np.nda
     (full case mapping, as ``tokenize`` does), then one compiled scan over its UTF-8 bytes splits it with the
     code-point classes of TOKEN_RE: letters and marks make words; digits, other characters and apostrophes
     separate them, except an apostrophe between two letters or digits, which joins (``don't`` → ``dont``).
-    5× faster than the regex tokenizer plus ``token_hashes`` (0.045 vs 0.22 ms per 2 KB document).
+    15× faster than the regex tokenizer plus ``token_hashes`` (0.018 vs 0.28 ms per 2.2 KB document).
     """
     lowered = pa.array([t.lower() if t else "" for t in texts], pa.large_string())
     offsets = np.frombuffer(lowered.buffers()[1], dtype=np.int64)[:len(lowered) + 1]
