@@ -64,8 +64,8 @@ def normalized_token_hashes(texts: list[str | None]) -> tuple[np.ndarray, np.nda
     15× faster than the regex tokenizer plus ``token_hashes`` (0.018 vs 0.28 ms per 2.2 KB document).
     """
     lowered = pa.array([t.lower() if t else "" for t in texts], pa.large_string())
-    offsets = np.frombuffer(lowered.buffers()[1], dtype=np.int64)[:len(lowered) + 1]
-    data = lowered.buffers()[2]
+    _, offsets_buf, data = lowered.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[:len(lowered) + 1]
     buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
     return _scan_tokens(buf, offsets, T.code_point_classes(), T.APOSTROPHES[0], T.APOSTROPHES[1])
 
@@ -90,29 +90,30 @@ def _code_point(buf, i, end):
 def _scan_tokens(buf, offsets, classes, apos1, apos2):
     n_docs = offsets.size - 1
     counts = np.zeros(n_docs, dtype=np.int64)
-    out = np.empty(buf.size // 2 + 1, dtype=np.uint64)  # a token takes ≥ 1 byte plus ≥ 1 separator byte
+    # a text of b bytes holds at most (b + 1) // 2 tokens (one byte each, separated by one byte)
+    out = np.empty((buf.size + n_docs) // 2 + 1, dtype=np.uint64)
     k = 0
     for d in range(n_docs):
         end = offsets[d + 1]
         i = offsets[d]
-        prev_cls = 0
+        prev_cls = T.OTHER
         in_word = False
         h = np.uint64(0xCBF29CE484222325)
         while i < end:
             cp, width = _code_point(buf, i, end)
             cls = classes[cp]
-            if cls == 1:
+            if cls == T.LETTER:
                 for j in range(i, i + width):
                     h = (h ^ np.uint64(buf[j])) * np.uint64(0x100000001B3)
                 in_word = True
-            elif (cp == apos1 or cp == apos2) and prev_cls != 0:
+            elif (cp == apos1 or cp == apos2) and prev_cls != T.OTHER:
                 nxt, _ = _code_point(buf, i + width, end)
-                if nxt >= 0 and classes[nxt] != 0:
+                if nxt >= 0 and classes[nxt] != T.OTHER:
                     i += width  # a joining apostrophe: dropped, the word goes on
-                    prev_cls = 1
+                    prev_cls = T.LETTER
                     continue
-                cls = 0
-            if cls != 1 and in_word:
+                cls = T.OTHER
+            if cls != T.LETTER and in_word:
                 out[k] = h
                 k += 1
                 counts[d] += 1

@@ -61,11 +61,8 @@ def domain_years(domain_stats: pd.DataFrame, min_docs: int) -> pd.DataFrame:
     Vectorized (one groupby): a sampled crawl has 10^5–10^6 domains per snapshot.
     """
     keys = [S.REGISTERED_DOMAIN, S.YEAR]
-    d = domain_stats[keys].copy()
-    d[S.N_DOCS] = domain_stats[S.N_DOCS]
     sums = [S.N_DOCS, S.N_EXACT_DUP_DOCS, S.N_NEAR_DUP_DOCS, S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS]
-    for c in sums[1:]:
-        d[c] = domain_stats[c]
+    d = domain_stats[keys + sums].copy()
     weighted = {c: S.N_DOCS_SCORED for c in (S.SYNTHETIC_RATIO, S.SYNTHETIC_RATIO_LO, S.SYNTHETIC_RATIO_HI)}
     weighted[S.NEAR_DUP_REMOVABLE_FRAC] = S.N_DOCS
     for value, weight in weighted.items():  # weighted mean over the rows where the value is defined

@@ -25,11 +25,11 @@ from pyspark.sql.types import ArrayType, StringType
 
 TOKEN_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*")
 _DIGITS_RE = regex.compile(r"\p{N}+")
-_APOSTROPHES = str.maketrans({"'": None, "’": None})
+APOSTROPHES = (ord("'"), ord("’"))  # the inner joiners of TOKEN_RE, dropped by normalize_tokens
+_DROP_APOSTROPHES = dict.fromkeys(APOSTROPHES)
 
-# classes of code points, for the compiled scanners that reproduce TOKEN_RE + normalize_tokens without regex
+# classes of code points, for the compiled scanner that reproduces TOKEN_RE + normalize_tokens without regex
 OTHER, LETTER, DIGIT = 0, 1, 2  # LETTER: \p{L} or \p{M}; DIGIT: \p{N}
-APOSTROPHES = (ord("'"), ord("’"))
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +54,7 @@ def tokenize(text: str | None) -> list[str]:
 
 def normalize_tokens(tokens: list[str]) -> str:
     """cc_net-style normalized text from ``tokenize`` output: digits and apostrophes dropped, single spaces."""
-    joined = _DIGITS_RE.sub(" ", " ".join(tokens)).translate(_APOSTROPHES)
+    joined = _DIGITS_RE.sub(" ", " ".join(tokens)).translate(_DROP_APOSTROPHES)
     return " ".join(joined.split())
 
 
