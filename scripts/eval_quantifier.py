@@ -10,9 +10,19 @@ are drawn from the pool with at most one text per group, for every α in --alpha
 each; every estimator runs on each mixture with its bootstrap interval. Printed per estimator: MAE, bias and
 95%-interval coverage per α, per n and overall (and as JSON with --json).
 
+    python scripts/eval_quantifier.py --labeled ../shared/data/labeled --leave-one-family-out --sizes 500 \
+        --json lofo.json
+    python scripts/eval_quantifier.py --labeled ../shared/data/labeled --leave-one-genre-out --vintage 0.3 \
+        --sizes 500 --json logo.json
+
 Folds: by default one (test pool: the held-out groups). --leave-one-generator-out: for each generator, the detector
-is trained without it and the mixtures' AI texts come only from it. --leave-one-domain-out: for each fold of
-domains, trained without them, mixtures only from them. Sizes larger than the pool allows are skipped and listed.
+is trained without it and the mixtures' AI texts come only from it. --leave-one-family-out: the same per generator
+family (OpenAI, Google, Anthropic, Meta: every generator of the maker held out together). --leave-one-domain-out /
+--leave-one-genre-out: for each fold of genres (``domain`` field; --domain-folds of them, 0 = one genre per fold),
+trained without them, mixtures only from them; with --vintage the human side is measured on held-out human texts
+of those genres, as an audit with ``human_reference: vintage`` measures it on the crawl's pre-2023 text. A
+directory is read recursively (both shared sets: ``../shared/data/labeled``). Sizes larger than the pool allows
+are skipped and listed.
 """
 from __future__ import annotations
 
@@ -120,12 +130,13 @@ def print_table(summary: dict, title: str) -> None:
 
 def folds(data: LabeledSet, args):
     dev_mask, test_mask = split_by_group(data, (1 - args.test_fraction, args.test_fraction), args.seed + 1)
-    if args.leave_one_generator_out:
-        for g in sorted(set(data.generator[data.is_ai])):
-            yield f"gen:{g}", dev_mask & (data.generator != g), test_mask & ((data.generator == g) | ~data.is_ai)
-    elif args.leave_one_domain_out:
+    if args.leave_one_generator_out or args.leave_one_family_out:
+        names, prefix = (data.generator, "gen") if args.leave_one_generator_out else (data.family, "family")
+        for g in sorted(set(names[data.is_ai])):
+            yield f"{prefix}:{g}", dev_mask & (names != g), test_mask & ((names == g) | ~data.is_ai)
+    elif args.leave_one_domain_out or args.leave_one_genre_out:
         domains = np.array(sorted(set(data.domain)))
-        k = min(args.domain_folds, len(domains))
+        k = min(args.domain_folds or len(domains), len(domains))
         for f in range(k):
             held = np.isin(data.domain, domains[f::k])
             yield "dom:" + "+".join(domains[f::k]), ~held, held
@@ -143,8 +154,11 @@ def main(argv=None) -> int:
     ap.add_argument("--test-fraction", type=float, default=0.55, help="share of groups held out as the test pool")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--leave-one-generator-out", action="store_true")
+    mode.add_argument("--leave-one-family-out", action="store_true",
+                      help="hold out every generator of one maker (OpenAI, Google, Anthropic, Meta) at a time")
     mode.add_argument("--leave-one-domain-out", action="store_true")
-    ap.add_argument("--domain-folds", type=int, default=5)
+    mode.add_argument("--leave-one-genre-out", action="store_true", help="the same as --leave-one-domain-out")
+    ap.add_argument("--domain-folds", type=int, default=5, help="genre folds (0: one genre per fold)")
     ap.add_argument("--alpha", type=float, default=1e-5, help="detector L2 regularization")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--reference-words", type=int, default=2000)
@@ -188,7 +202,8 @@ def main(argv=None) -> int:
         print(f"[{fold}] done in {time.time() - started:.0f} s", file=sys.stderr, flush=True)
     summary = summarize(records)
     mode_name = ("leave-one-generator-out" if args.leave_one_generator_out else
-                 "leave-one-domain-out" if args.leave_one_domain_out else "held-out groups")
+                 "leave-one-family-out" if args.leave_one_family_out else
+                 "leave-one-genre-out" if args.leave_one_domain_out or args.leave_one_genre_out else "held-out groups")
     if args.vintage:
         mode_name += f", human baseline measured on {args.vintage:.0%} of the pool's groups"
     print_table(summary, f"{mode_name}: {len(records) // len(ESTIMATORS)} mixtures")

@@ -40,15 +40,15 @@ SPEC = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", DAMAGED), n_d
                   docs_per_domain=(45, 90), files_per_snapshot=2, seed=11, ai_share=((2021, 0.3),))
 
 
-def train_model(out: Path) -> None:
-    """A detector and reference tables for SPEC's domains, trained on fresh labeled texts of its generators."""
+def train_model(out: Path, spec: CorpusSpec = SPEC) -> None:
+    """A detector and reference tables for ``spec``'s domains, trained on fresh labeled texts of its generators."""
     from crawlaudit.corpus import labeled_texts
     from crawlaudit.detector import FeatureSpec
     from crawlaudit.labeled import LabeledSet
     from crawlaudit.training import train_detector
     from crawlaudit.vocabulary import build_reference
 
-    rows = labeled_texts(60, SPEC)
+    rows = labeled_texts(60, spec)
     data = LabeledSet.from_rows(rows)
     det, _ = train_detector(data, FeatureSpec(word_bits=16, byte_bits=16))
     det.save(out)

@@ -6,7 +6,7 @@ import pytest
 
 from crawlaudit import detector as D
 from crawlaudit.corpus import CorpusSpec, labeled_texts
-from crawlaudit.labeled import LabeledSet, read_labeled, split_by_group
+from crawlaudit.labeled import LabeledSet, generator_family, read_labeled, split_by_group
 from crawlaudit.training import train_detector
 from crawlaudit.vocabulary import Reference, build_reference, occurrence_matrix
 
@@ -49,9 +49,11 @@ def test_detector_separates_the_sample_models_and_reports_its_calibration(traine
     cal = det.calibration
     assert cal.tpr - cal.fpr > 0.8
     assert 0 <= cal.mean_p_human < cal.mean_p_ai <= 1
-    # the generator shift is measured and carried in the sds, on top of sampling error
-    assert report["transfer_shift_rms"]["generator"]["tpr"] >= 0
-    assert cal.tpr_sd >= report["transfer_shift_rms"]["generator"]["tpr"]
+    # two generator families: the shift is measured and carried in the sds, on top of sampling error (the
+    # predictive spread needs three)
+    assert set(report["unseen_family"]) == {"sample-lm-a", "sample-lm-b"}
+    assert report["transfer_shift_rms"]["family"]["tpr"] >= 0
+    assert cal.tpr_sd >= report["transfer_shift_rms"]["family"]["tpr"] and cal.unseen_tpr_shift == ()
     assert report["ece"] < 0.1
 
 
@@ -97,3 +99,25 @@ def test_labeled_reader_and_group_split(tmp_path):
     path.write_text(json.dumps({"text": "a", "label": "robot"}) + "\n")
     with pytest.raises(ValueError, match="l.jsonl:1"):
         read_labeled(path)
+
+
+def test_labeled_directory_families_and_shared_passages(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"text": "An abstract  about   stars.", "label": "human", "domain": "Arxiv", "index_in_file": 0},
+        {"text": "A rewrite.", "label": "ai", "generator": "GPT-4o", "domain": "Arxiv", "index_in_file": 0},
+        {"text": "Other text.", "label": "human", "domain": "Arxiv", "index_in_file": 1}]) + "\n")
+    (tmp_path / "b" / "y.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"text": "an abstract about stars.", "label": "human", "domain": "Academic", "index_in_file": 7},
+        {"text": "Claude's take.", "label": "ai", "generator": "claude-3-opus", "domain": "Academic",
+         "index_in_file": 7},
+        {"text": "Llama's take.", "label": "ai", "generator": "Llama-3-70B", "domain": "Academic", "index_in_file": 9},
+    ]) + "\n")
+    data = read_labeled(tmp_path)                  # both folders, recursively
+    assert data.source.tolist() == ["a", "a", "a", "b", "b", "b"]
+    assert data.family.tolist() == ["human", "OpenAI", "human", "human", "Anthropic", "Meta"]
+    # the same abstract in both sets: one group, so a split never puts it on both sides
+    assert len({data.group[0], data.group[1], data.group[3], data.group[4]}) == 1
+    assert len(set(data.group)) == 3
+    assert generator_family("gemini-1.0-pro") == "Google" and generator_family("sample-lm-a") == "sample-lm-a"

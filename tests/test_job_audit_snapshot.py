@@ -104,6 +104,9 @@ def test_synthetic_share_recovers_the_planted_share(audited):
         assert r["synthetic_ratio"] == pytest.approx(t, abs=0.05)
         assert r["synthetic_ratio_lo"] <= r["synthetic_ratio"] <= r["synthetic_ratio_hi"]
         assert r["synthetic_method"] == "pacc" and r["n_docs_scored"] == r["n_docs"]
+        assert r["synthetic_baseline"] == "labeled" and r["synthetic_baseline_n_docs"] is None
+        assert r["n_docs_unscored"] == 0
+        assert r["synthetic_uninformative"] == (r["synthetic_ratio_hi"] - r["synthetic_ratio_lo"] > 0.5)
     for r in table(wh, "year_stats"):
         assert r["synthetic_ratio"] == pytest.approx(truth["years"][str(r["year"])]["synthetic_ratio"], abs=0.05)
     rows = [r for r in table(wh, "domain_stats") if r["registered_domain"] != DAMAGED_DOMAIN and r["n_docs"] >= 50]
@@ -263,9 +266,9 @@ def test_year_stats_pool_the_snapshots_of_each_year(audited):
                        == s["entropy_budget_tokens"] for s in met)
 
 
-def test_vintage_reference_measures_p_on_earlier_pre_llm_documents(audited, spark):
-    """human_reference: vintage takes P, fpr and the mean human probability from the doc_scores of earlier
-    snapshots before vintage_before_year."""
+def test_vintage_reference_measures_p_on_the_other_pre_llm_documents(audited, spark):
+    """human_reference: vintage takes P, fpr and the mean human probability from the doc_scores of every other
+    audited snapshot before vintage_before_year, whenever it was audited."""
     import numpy as np
 
     from crawlaudit.config import load_config
@@ -284,4 +287,17 @@ def test_vintage_reference_measures_p_on_earlier_pre_llm_documents(audited, spar
     assert vintage.q_ai == step.params.q_ai and vintage.calibration.tpr == step.params.calibration.tpr
     assert vintage.calibration.fpr == pytest.approx(np.mean([r["is_ai_flagged"] for r in rows]))
     assert vintage.calibration.mean_p_human == pytest.approx(np.mean([r["ai_prob"] for r in rows]))
-    assert step.params_for("CC-MAIN-2019-35") == step.params     # nothing before it: the labeled P, with a warning
+    assert vintage.baseline == "vintage" and vintage.baseline_n_docs == len(rows)
+    # the older snapshot is measured against the later-audited vintage one (not zero by construction)
+    later = [r for r in table(audited["wh"], "doc_scores") if r["snapshot"] == "CC-MAIN-2021-31"]
+    older = step.params_for("CC-MAIN-2019-35")
+    assert older.baseline_n_docs == len(later)
+    assert older.calibration.fpr == pytest.approx(np.mean([r["is_ai_flagged"] for r in later]))
+    # the post-LLM year is measured against both; a year with nothing else falls back to the labeled baseline
+    assert step.params_for(["CC-MAIN-2024-22"]).baseline_n_docs == len(rows) + len(later)
+    assert step.params_for(["CC-MAIN-2019-35", "CC-MAIN-2021-31"]) == step.params
+    # per domain: each vintage domain's own rates, shrunk toward the pool
+    params, domains = step.baseline_for("CC-MAIN-2024-22")
+    own = {r["registered_domain"]: r for r in domains.rows.collect()}
+    assert set(own) <= {r["registered_domain"] for r in rows + later} and len(own) >= 8
+    assert 1 <= domains.prior_fpr <= len(rows) + len(later)

@@ -101,3 +101,38 @@ def test_chunked_resampling_matches_its_point_and_scales():
     assert res.boot["x"].std() == pytest.approx(x.std() / np.sqrt(5000), rel=0.25)
     again = Q.resample_means({"x": x, "occ": occ}, 100, np.random.default_rng(7), chunk=1000)
     np.testing.assert_array_equal(again.boot["x"], res.boot["x"])
+
+
+def test_unseen_family_spread_makes_intervals_cover_new_generators():
+    # Each trial: a detector whose seen families average mean AI probability 0.93; four held-out families measured
+    # at N(0.85, 0.06) (their shifts stored), and the crawl's generator one more draw from the same distribution.
+    rng = np.random.default_rng(11)
+    seen, n, alpha = 0.93, 500, 0.3
+    cover_family, cover_seen, errors = [], [], []
+    for trial in range(150):
+        shifts = tuple(rng.normal(0.85, 0.06, 4) - seen)
+        pos = float(np.clip(rng.normal(0.85, 0.06), 0.5, 1.0))
+        k = int(alpha * n)
+        probs = np.clip(np.r_[rng.normal(pos, 0.05, k), rng.normal(0.2, 0.05, n - k)], 0, 1)
+        cal = Calibration(0.0, 0.9, 0.05, seen, 0.2, unseen_mean_p_ai_shift=shifts, unseen_tpr_shift=shifts)
+        est = Q.pacc(_res(trial, 200, prob=probs), cal, rng)
+        cover_family.append(est.lo <= alpha <= est.hi)
+        errors.append(est.value - alpha)
+        legacy = Q.pacc(_res(trial, 200, prob=probs), Calibration(0.0, 0.9, 0.05, seen, 0.2), rng)
+        cover_seen.append(legacy.lo <= alpha <= legacy.hi)
+    assert np.mean(cover_family) >= 0.9
+    assert np.mean(cover_seen) < 0.6          # the seen families' rate alone claims a precision it does not have
+    assert abs(np.mean(errors)) < 0.02        # centred on the held-out families, not on the seen ones
+
+
+def test_unseen_ai_side_needs_three_families():
+    rng = np.random.default_rng(3)
+    value, draws = Q.unseen_ai_side(0.9, 0.01, (-0.1, 0.0), 1000, rng)
+    assert value == 0.9 and abs(draws.mean() - 0.9) < 0.002          # two families: the sd only, as before
+    value, draws = Q.unseen_ai_side(0.9, 0.0, (-0.02, 0.0, -0.01), 40000, rng)
+    assert value == pytest.approx(0.89)
+    # t(2) scaled by sd(shifts)·√(1 + 1/3) = 0.01·1.1547: its 97.5% quantile is 4.303
+    assert np.quantile(draws, 0.975) == pytest.approx(0.89 + 4.303 * 0.01 * np.sqrt(4 / 3), abs=0.003)
+    assert np.median(draws) == pytest.approx(0.89, abs=0.001)
+    _, wide = Q.unseen_ai_side(0.9, 0.0, (-0.3, 0.0, -0.15), 1000, rng)
+    assert wide.max() <= 1.0 and wide.min() >= 0.0

@@ -1,5 +1,7 @@
 """Synthetic-share transforms on hand-made score rows: exact adjusted counts, low-n nulls, partition invariance,
 the marker-excess projection, and the scoring pass."""
+import dataclasses
+
 import numpy as np
 import pytest
 from chispa import assert_df_equality
@@ -125,3 +127,95 @@ def test_without_a_model_every_group_gets_null_estimates(spark):
     for r in rows.values():
         assert r[S.N_DOCS_SCORED] == 0
         assert all(r[c] is None for c in S.SYNTHETIC_COLUMNS if c != S.N_DOCS_SCORED)
+
+
+def _vintage(spark, groups):
+    """groups: {domain: (n_docs, n_flagged, prob)}: vintage doc_scores rows."""
+    rows = [(dom, prob, i < k, []) for dom, (n, k, prob) in groups.items() for i in range(n)]
+    return spark.createDataFrame(rows, f"{S.REGISTERED_DOMAIN} string, {S.AI_PROB} double, "
+                                       f"{S.IS_AI_FLAGGED} boolean, {S.REF_WORDS} array<int>")
+
+
+def test_domain_baselines_shrink_toward_the_pool_and_fill_new_domains(spark):
+    vintage = _vintage(spark, {"a.com": (100, 20, 0.4), "b.com": (100, 0, 0.1), "c.com": (2, 2, 0.9)})
+    pooled = synthetic.vintage_baseline(vintage, 2)
+    f0, p0 = 22 / 202, (100 * 0.4 + 100 * 0.1 + 2 * 0.9) / 202
+    assert pooled.flagged_share == pytest.approx(f0) and pooled.mean_prob == pytest.approx(p0)
+    fixed = synthetic.domain_baselines(vintage, pooled, prior_docs=50)
+    rows = {r[S.REGISTERED_DOMAIN]: r for r in fixed.rows.collect()}
+    a = rows["a.com"]
+    assert a[synthetic.BASE_N] == 100
+    assert a[synthetic.BASE_FPR] == pytest.approx((20 + 50 * f0) / 150)
+    assert a[synthetic.BASE_FPR_VAR] == pytest.approx(a[synthetic.BASE_FPR] * (1 - a[synthetic.BASE_FPR]) / 150)
+    assert a[synthetic.BASE_NEG] == pytest.approx((100 * 0.4 + 50 * p0) / 150)
+    # two documents barely move the pooled value
+    assert rows["c.com"][synthetic.BASE_FPR] == pytest.approx((2 + 50 * f0) / 52)
+    # empirical Bayes: these domains disagree far beyond sampling error, so the pool weighs few documents
+    eb = synthetic.domain_baselines(vintage, pooled)
+    assert 1 < eb.prior_fpr < 50 and 0 < eb.prior_neg < 5
+    # domains that agree within sampling error all take the pooled value (k capped at the pooled documents)
+    same = _vintage(spark, {"x.com": (100, 10, 0.3), "y.com": (100, 10, 0.3)})
+    agree = synthetic.domain_baselines(same, synthetic.vintage_baseline(same, 2))
+    assert agree.prior_fpr == 200 and agree.prior_neg == 200
+    assert synthetic._prior_strength(spread=0.02, sampling=0.01, within=0.09, cap=1e6) == pytest.approx(9.0)
+
+    # documents get their domain's baseline; a domain without vintage documents the pooled one, with the
+    # between-domain variance (value·(1 − value)/k) as its uncertainty
+    docs = spark.createDataFrame([("a.com", "1"), ("new.org", "2")], f"{S.REGISTERED_DOMAIN} string, {S.DOC_ID} string")
+    out = {r[S.REGISTERED_DOMAIN]: r for r in docs.transform(synthetic.with_document_baselines(fixed)).collect()}
+    assert out["a.com"][synthetic.BASE_FPR] == pytest.approx(a[synthetic.BASE_FPR])
+    new = out["new.org"]
+    assert new[synthetic.BASE_N] == 0 and new[synthetic.BASE_FPR] == pytest.approx(f0)
+    assert new[synthetic.BASE_FPR_VAR] == pytest.approx(f0 * (1 - f0) / 50)
+
+
+def test_each_domain_is_measured_against_its_own_vintage(spark):
+    # a.com's pages were flagged at 0.3 before LLMs; b.com's at 0.0. Today both are flagged at their old rates:
+    # human. A pooled baseline (0.15) would read a.com as AI and b.com as below zero.
+    vintage = _vintage(spark, {"a.com": (400, 120, 0.5), "b.com": (400, 0, 0.1)})
+    pooled = synthetic.vintage_baseline(vintage, 2)
+    base = synthetic.domain_baselines(vintage, pooled, prior_docs=10)
+    params = dataclasses.replace(PARAMS, baseline="vintage", baseline_n_docs=800,
+                                 calibration=dataclasses.replace(CAL, fpr=pooled.flagged_share,
+                                                                 mean_p_human=pooled.mean_prob))
+    now = _scores(spark, {"a.com": (200, 60), "b.com": (200, 0)})
+    keys = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
+    by_domain = {r[S.REGISTERED_DOMAIN]: r for r in now.transform(synthetic.with_document_baselines(base))
+                 .transform(synthetic.synthetic_estimates(keys, params)).collect()}
+    a, b = by_domain["a.com"], by_domain["b.com"]
+    assert a[S.SYNTHETIC_ACC] == pytest.approx(0.0, abs=0.01) and b[S.SYNTHETIC_ACC] == 0.0
+    assert a[S.SYNTHETIC_BASELINE] == "vintage-domain" and a[S.SYNTHETIC_BASELINE_N_DOCS] == 400
+    pooled_rows = now.transform(synthetic.synthetic_estimates(keys, params)).collect()
+    assert {r[S.REGISTERED_DOMAIN]: r[S.SYNTHETIC_ACC] for r in pooled_rows}["a.com"] > 0.2
+    assert {r[S.SYNTHETIC_BASELINE] for r in pooled_rows} == {"vintage"}
+    # the snapshot's pooled row averages its documents' own baselines: human as well
+    snap = now.transform(synthetic.with_document_baselines(base)).transform(
+        synthetic.synthetic_estimates([S.SNAPSHOT], params)).first()
+    assert snap[S.SYNTHETIC_ACC] == pytest.approx(0.0, abs=0.01)
+    assert snap[S.SYNTHETIC_BASELINE] == "vintage-domain" and snap[S.SYNTHETIC_BASELINE_N_DOCS] == 800
+    # same numbers whatever the partitioning
+    again = now.repartition(5, S.DOC_ID).transform(synthetic.with_document_baselines(base)).transform(
+        synthetic.synthetic_estimates(keys, params))
+    assert_df_equality(again, now.transform(synthetic.with_document_baselines(base)).transform(
+        synthetic.synthetic_estimates(keys, params)), ignore_row_order=True)
+
+
+def test_documents_without_usable_text_are_counted_apart(spark):
+    from pathlib import Path
+
+    from crawlaudit import audit
+    from crawlaudit.config import SyntheticConfig
+    from crawlaudit.synthetic_step import SyntheticStep
+
+    model = Path(__file__).resolve().parents[1] / "conf" / "models" / "sample"
+    step = SyntheticStep(spark, SyntheticConfig(model=str(model), min_doc_tokens=3), "unused")
+    docs = spark.createDataFrame(
+        [("d1", "one two three four five six", 6), ("d2", "", 0), ("d3", "  \n ", 0), ("d4", "two words", 2)],
+        f"{S.DOC_ID} string, {S.TEXT} string, {S.N_TOKENS} long")
+    assert sorted(r[S.DOC_ID] for r in step.score(docs).collect()) == ["d1"]
+    # a domain whose documents were all unscorable: 0 scored, all counted apart, estimates null
+    rows = spark.createDataFrame([("a.com", 5, 3), ("b.com", 4, None)],
+                                 f"{S.REGISTERED_DOMAIN} string, {S.N_DOCS} long, {S.N_DOCS_SCORED} long")
+    out = {r[S.REGISTERED_DOMAIN]: r for r in audit.with_unscored_count(rows).collect()}
+    assert (out["a.com"][S.N_DOCS_SCORED], out["a.com"][S.N_DOCS_UNSCORED]) == (3, 2)
+    assert (out["b.com"][S.N_DOCS_SCORED], out["b.com"][S.N_DOCS_UNSCORED]) == (0, 4)

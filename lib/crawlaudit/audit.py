@@ -1,6 +1,8 @@
 """Join the metric families into the published tables (pure: DataFrames in, DataFrames out)."""
 from __future__ import annotations
 
+from typing import Callable
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -56,15 +58,38 @@ def doc_signature_rows(flagged: DataFrame, signals: DataFrame, params: NearDupPa
 
 
 def synthetic_rows(flagged: DataFrame, scores: DataFrame | None, keys: list[str], params, prior_markers: DataFrame,
-                   before_year: int) -> DataFrame:
+                   before_year: int, domains=None) -> DataFrame:
     """keys + ``SYNTHETIC_COLUMNS`` per group: the estimates from the document ``scores`` (null without a model),
-    the marker-excess bound against ``prior_markers`` (keys without snapshot, year, marker_doc_frac)."""
+    each document measured against its domain's vintage baseline when ``domains`` (``synthetic.DomainBaselines``)
+    is given; the marker-excess bound against ``prior_markers`` (keys without snapshot, year, marker_doc_frac)."""
     if scores is None or params is None:
         return flagged.transform(synthetic.null_estimates(keys))
-    scored = flagged.select(S.DOC_ID, *keys).join(scores, S.DOC_ID)
+    doc_keys = list(dict.fromkeys([*keys, S.REGISTERED_DOMAIN])) if domains is not None else keys
+    scored = (flagged.select(S.DOC_ID, *doc_keys).join(scores, S.DOC_ID)
+              .transform(synthetic.with_document_baselines(domains)))
     rows = scored.transform(synthetic.synthetic_estimates(keys, params)).withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
     marker_keys = [k for k in keys if k != S.SNAPSHOT]
     return rows.transform(synthetic.with_marker_excess(prior_markers, marker_keys, before_year)).drop(S.YEAR)
+
+
+def with_unscored_count(rows: DataFrame) -> DataFrame:
+    """n_docs_scored 0 where no document was scored, n_docs_unscored = n_docs − n_docs_scored: the documents the
+    detector could not judge, counted apart. Columns in: n_docs, n_docs_scored."""
+    scored = F.coalesce(F.col(S.N_DOCS_SCORED), F.lit(0).cast("long"))
+    return rows.withColumn(S.N_DOCS_SCORED, scored).withColumn(S.N_DOCS_UNSCORED, F.col(S.N_DOCS) - scored)
+
+
+def with_synthetic_columns(synthetic_rows: DataFrame, keys: list[str]) -> Callable[[DataFrame], DataFrame]:
+    """Published stats rows with their ``SYNTHETIC_COLUMNS`` replaced by ``synthetic_rows`` (keys +
+    SYNTHETIC_COLUMNS), the other columns and the column order unchanged. Columns in: keys + any."""
+
+    def transform(rows: DataFrame) -> DataFrame:
+        order = list(dict.fromkeys([*rows.columns, *S.SYNTHETIC_COLUMNS]))
+        kept = rows.drop(*[c for c in S.SYNTHETIC_COLUMNS if c in rows.columns])
+        joined = kept.join(synthetic_rows.select(*keys, *S.SYNTHETIC_COLUMNS), keys, "left")
+        return joined.withColumn(S.N_DOCS_SCORED, F.coalesce(F.col(S.N_DOCS_SCORED), F.lit(0).cast("long"))).select(*order)
+
+    return transform
 
 
 def doc_score_rows(flagged: DataFrame, scores: DataFrame, detector_name: str) -> DataFrame:
@@ -89,6 +114,7 @@ def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, ru
     ent = docs.transform(entropy.entropy_at_budget(keys, metrics.entropy_budget_tokens, diversity_params(metrics)))
     return (
         dup.join(ent, keys, "left").join(synthetic_by_domain, keys, "left")
+        .transform(with_unscored_count)
         .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
         .withColumn(S.RUN_ID, F.lit(run_id))
         .select(*S.DOMAIN_STATS_COLUMNS)
@@ -130,6 +156,7 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
         ))
         .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
         .withColumn(S.RUN_ID, F.lit(run_id))
+        .transform(with_unscored_count)
     )
     return out.select(*S.SNAPSHOT_STATS_COLUMNS)
 
@@ -146,14 +173,16 @@ def token_sample_rows(docs: DataFrame, metrics: MetricsConfig) -> DataFrame:
     return docs.transform(sample).select(*S.TOKEN_SAMPLES_COLUMNS)
 
 
-def year_synthetic_rows(doc_scores: DataFrame, params, prior_markers: DataFrame, before_year: int) -> DataFrame:
+def year_synthetic_rows(doc_scores: DataFrame, params, prior_markers: DataFrame, before_year: int,
+                        domains=None) -> DataFrame:
     """year + ``SYNTHETIC_COLUMNS``: the estimates over all scored documents of the year's snapshots
     (``doc_scores`` rows), the marker bound against ``prior_markers`` (year, marker_doc_frac of other years'
     snapshots)."""
     with_year = doc_scores.withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
     if params is None:
         return with_year.transform(synthetic.null_estimates([S.YEAR]))
-    rows = with_year.transform(synthetic.synthetic_estimates([S.YEAR], params))
+    rows = (with_year.transform(synthetic.with_document_baselines(domains))
+            .transform(synthetic.synthetic_estimates([S.YEAR], params)))
     return rows.transform(synthetic.with_marker_excess(prior_markers, [], before_year))
 
 
@@ -182,6 +211,6 @@ def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: Metr
     budget = metrics.snapshot_entropy_budget_tokens
     div = as_docs.transform(entropy.entropy_at_budget(["_year"], budget, diversity_params(metrics)))
     div = div.withColumn(S.YEAR, F.col("_year").cast("int")).drop("_year")
-    out = counts.join(div, S.YEAR, "left").join(synthetic_by_year, S.YEAR, "left").withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int")).withColumn(
+    out = counts.join(div, S.YEAR, "left").join(synthetic_by_year, S.YEAR, "left").transform(with_unscored_count).withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int")).withColumn(
         S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))
     return out.select(*S.YEAR_STATS_COLUMNS)

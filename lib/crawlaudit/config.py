@@ -144,12 +144,21 @@ class SyntheticConfig:
     estimator reported as synthetic_ratio (pacc, acc or mle; all are stored). ``min_docs``: smaller groups get
     null estimates and synthetic_low_n. ``bootstrap_replicates`` and ``seed``: the intervals.
     ``vintage_before_year``: years before it are taken as pre-LLM ("vintage"): their marker shares project the
-    marker baseline, and with ``human_reference: vintage`` the mixture estimator's human word rates P are measured
-    on the audited crawl's own vintage documents (earlier audited snapshots, at least ``vintage_min_docs`` of
-    them; otherwise the model's P from labeled text, with a warning) instead of the labeled texts.
+    marker baseline, and with ``human_reference: vintage`` the human side (the detector's fpr and mean human
+    probability, the mixture's word rates P) is measured on the audited crawl's own vintage documents instead of
+    the labeled texts: every audited pre-LLM snapshot's documents except the row's own snapshot (for a year row,
+    except the year's snapshots), whenever they were audited, at least ``vintage_min_docs`` of them (otherwise the
+    labeled baseline, with a warning). With ``vintage_per_domain`` the detector's side is measured per domain on
+    its own vintage documents, shrunk toward the pooled baseline with the weight of ``vintage_domain_prior_docs``
+    documents (null: estimated from the domains' spread, empirical Bayes); ``synthetic_baseline`` records which
+    baseline each row used.
+    ``uninformative_width``: a row whose 95% interval is wider than this says so (synthetic_uninformative): the
+    evidence, or what the detector knows of unseen generators, cannot pin the share down. ``min_doc_tokens``:
+    documents with fewer tokens have no usable text for the detector: not scored, counted in n_docs_unscored,
+    never taken as human or AI.
     """
 
-    model: str | None = "conf/models/l2r"
+    model: str | None = "conf/models/l2r-biscope"
     primary_method: str = "pacc"
     min_docs: int = field(default=30, metadata=_rng(1))
     bootstrap_replicates: int = field(default=200, metadata=_rng(20, 10_000))
@@ -157,6 +166,10 @@ class SyntheticConfig:
     vintage_before_year: int = field(default=2023, metadata=_rng(2008, 2100))
     human_reference: str = "labeled"
     vintage_min_docs: int = field(default=1000, metadata=_rng(1))
+    vintage_per_domain: bool = True
+    vintage_domain_prior_docs: int | None = field(default=None, metadata=_rng(1))
+    uninformative_width: float = field(default=0.5, metadata=_rng(0.0, 1.0))
+    min_doc_tokens: int = field(default=1, metadata=_rng(0))
 
     def __post_init__(self):
         if self.primary_method not in SYNTHETIC_METHODS:

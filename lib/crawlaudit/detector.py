@@ -195,8 +195,11 @@ class Calibration:
     """What the quantifiers need from validation data (see ``quantify``).
 
     ``threshold`` on the margin (chosen to maximize tpr − fpr); ``tpr``/``fpr`` at it; ``mean_p_ai``/``mean_p_human``:
-    mean calibrated probability per class; ``*_sd``: standard deviation of each constant on data the model has not
-    seen, sampling error plus the measured shift to held-out generators and domains.
+    mean calibrated probability per class; ``*_sd``: standard deviation of each constant (sampling error; models
+    without family shifts also fold the rms shift to held-out generators into the AI side's).
+    ``unseen_*_shift``: per generator family held out of training, its tpr (mean probability) minus the seen
+    families' under a model refitted without it: the spread of detection rates a new generator family brings,
+    which ``quantify`` carries into every interval (empty: unknown, the sds alone are used).
     """
 
     threshold: float
@@ -208,6 +211,12 @@ class Calibration:
     fpr_sd: float = 0.0
     mean_p_ai_sd: float = 0.0
     mean_p_human_sd: float = 0.0
+    unseen_tpr_shift: tuple[float, ...] = ()
+    unseen_mean_p_ai_shift: tuple[float, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Calibration":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 @dataclass
@@ -254,4 +263,4 @@ class Detector:
         spec = FeatureSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()})
         arrays = np.load(d / "model.npz")
         return cls(spec=spec, idf=arrays["idf"], coef=arrays["coef"], intercept=float(meta["intercept"]),
-                   platt=tuple(meta["platt"]), calibration=Calibration(**meta["calibration"]), info=meta["info"])
+                   platt=tuple(meta["platt"]), calibration=Calibration.from_dict(meta["calibration"]), info=meta["info"])

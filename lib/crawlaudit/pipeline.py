@@ -8,8 +8,10 @@ owns which tables feed them and the order of the steps.
 from __future__ import annotations
 
 import logging
+import uuid
 
 from crawlaudit import audit, dedup, ingest, progress, publish, quality, session, signals, tables
+from crawlaudit import schemas as S
 from crawlaudit.config import Config
 from crawlaudit.errors import CrawlauditError
 from crawlaudit.neardup import NearDupParams
@@ -60,6 +62,40 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
                  run.counts["n_expectations"] - run.counts["n_failed_warning"], run.counts["n_failed_warning"])
 
 
+def refresh_synthetic(spark, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate, snapshot: str) -> list[str]:
+    """Recompute, validate and republish the synthetic columns of the published snapshots that ``snapshot`` feeds
+    (``SyntheticStep.affected_by``), then their years' rows, from doc_scores (no crawl re-read): whatever order
+    the snapshots were audited in, the same published snapshots give the same numbers. The refreshed ones."""
+    wh = cfg.output.warehouse
+    affected = synthetic.affected_by(snapshot, tables.published_snapshots(spark, wh))
+    if not affected:
+        return []
+    run_id = f"refresh-{uuid.uuid4()}"
+    log.info("%s feeds the synthetic estimates of %d published snapshots: refreshing them (%s)", snapshot,
+             len(affected), run_id)
+    done = []
+    for other in affected:
+        rows = synthetic.refreshed_rows(other)
+        if rows is None:
+            continue
+        by_domain, pooled = rows
+        frames = {tables.DOMAIN_STATS: tables.read_snapshot(spark, wh, tables.DOMAIN_STATS, other).transform(
+                      audit.with_synthetic_columns(by_domain, [S.SNAPSHOT, S.REGISTERED_DOMAIN])),
+                  tables.SNAPSHOT_STATS: tables.read_snapshot(spark, wh, tables.SNAPSHOT_STATS, other).transform(
+                      audit.with_synthetic_columns(pooled, [S.SNAPSHOT]))}
+        if publish.republish(spark, wh, gate, other, frames, run_id):
+            done.append(other)
+    for year in sorted({int(s[8:12]) for s in done}):
+        def view(table, year=year):
+            return tables.read_year(spark, wh, table, year)
+        last = tables.year_snapshots(spark, wh, year)[-1]
+        rows = audit.year_stats(view(tables.SNAPSHOT_STATS), view(tables.TOKEN_SAMPLES), cfg.metrics,
+                                synthetic.year_rows(last, year, view))
+        publish.republish(spark, wh, gate, last, {tables.YEAR_STATS: rows}, run_id, year=year)
+    log.info("%s: refreshed the synthetic estimates of %d snapshots", snapshot, len(done))
+    return done
+
+
 class Auditor:
     """The session-wide parts of an audit (detector, expectation suites) and the loop over snapshots."""
 
@@ -72,10 +108,15 @@ class Auditor:
         """Audit one snapshot; False (logged, recorded in audit_runs) when it failed or was blocked."""
         try:
             audit_snapshot(self.spark, self.cfg, snapshot, self.synthetic, self.gate)
-            return True
         except CrawlauditError as e:
             log.error("%s failed: %s", snapshot, e)
             return False
+        try:
+            refresh_synthetic(self.spark, self.cfg, self.synthetic, self.gate, snapshot)
+        except Exception as e:  # noqa: BLE001 - the audit stands; the older numbers stay until a rerun
+            log.error("%s: synthetic estimates of other snapshots not refreshed (%s: %s); rerun the audit of %s",
+                      snapshot, type(e).__name__, e, snapshot)
+        return True
 
     def audit_all(self, snapshots: list[str]) -> list[str]:
         """Audit each snapshot in order, showing progress; the failed ones."""

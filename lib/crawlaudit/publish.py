@@ -210,3 +210,36 @@ def revalidate(spark: SparkSession, warehouse: str, gate: quality.Gate, table: s
             signatures, scores, None), run_id)
     tables.append_rows(quality.outcome_rows(spark, out, run_id, snapshot), warehouse, tables.VALIDATION_RESULTS)
     return run_id, out
+
+
+def republish(spark: SparkSession, warehouse: str, gate: quality.Gate, snapshot: str,
+              frames: dict[str, DataFrame], run_id: str, year: int | None = None) -> bool:
+    """Stage, validate and commit replacement rows of published tables (``frames``: table → rows of ``snapshot``,
+    or of ``year`` for year_stats), as a refresh does when an audit changed the inputs of other snapshots'
+    numbers. Outcomes go to validation_results under ``run_id``; a critical failure publishes nothing (logged,
+    False): the rows stay as they were."""
+    staging = f"{warehouse.rstrip('/')}/_staging/{run_id}/{snapshot}"
+    staged, outcomes = {}, []
+    try:
+        for table, df in frames.items():
+            df.write.mode("overwrite").parquet(f"{staging}/{table}")
+            staged[table] = spark.read.parquet(f"{staging}/{table}")
+            outcomes += gate.validate(table, staged[table], run_id)
+        tables.append_rows(quality.outcome_rows(spark, outcomes, run_id, snapshot), warehouse,
+                           tables.VALIDATION_RESULTS)
+        failed = quality.blocking(outcomes)
+        if failed:
+            log.error("refresh of %s not published: %s", snapshot, quality.failure_message(snapshot, failed, None))
+            return False
+        for table, df in staged.items():
+            if table == tables.YEAR_STATS:
+                tables.retry_on_conflict(lambda: tables.replace_year(df, warehouse, table, year), f"{table} {year}")
+            else:
+                tables.replace_snapshot(df, warehouse, table, snapshot)
+        return True
+    finally:
+        try:
+            fs, p = _fs(spark, staging)
+            fs.delete(p, True)
+        except Exception:  # noqa: BLE001 - cleanup must not hide the refresh's own outcome
+            log.warning("could not remove %s", staging, exc_info=True)

@@ -12,8 +12,13 @@ Counting flagged documents is biased: E[cc] = fpr + (tpr − fpr)·α, so a huma
 Intervals: percentile Poisson bootstrap over documents (``resample_means``: chunked, so a snapshot of millions of
 documents needs no more memory than a domain; seeded per group, documents in doc_id order, so results do not
 depend on partitioning). For acc and pacc each replicate also draws the calibration constants from normals
-with the detector's ``*_sd``: sampling error of the validation data plus the shift measured on held-out generators
-and domains, so an interval also covers a generator the detector never saw, as far as that shift is typical.
+with the detector's ``*_sd`` (sampling error of the validation data). The AI side (tpr, mean AI probability) of
+a crawl's generators is unknown: when the detector measured it on K ≥ 3 generator families held out of its
+training (``Calibration.unseen_*_shift``), the estimate assumes a family it never saw, centred on the median
+held-out shift (robust to one family far harder than the rest, as GPT rewrites are once no OpenAI text is in
+training; the mean let that one family bias every other), and each replicate draws the shift from the predictive
+distribution of one more family, median + sd·√(1 + 1/K)·t(K − 1): few or disagreeing families give wide
+intervals, as they should.
 All estimates are clipped to [0, 1].
 """
 from __future__ import annotations
@@ -93,20 +98,46 @@ def classify_and_count(res: Resampled, column: str = "flag") -> Estimate:
     return _interval(res.point[column], res.boot[column])
 
 
+def unseen_ai_side(value: float, sd: float, shifts: tuple[float, ...], b: int,
+                   rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """An AI-side constant (tpr or mean AI probability) for generators outside the training families: its centre
+    and ``b`` draws (see the module docstring), within [0, 1]. Without three family shifts: the value and normal
+    draws of its sd (unclipped, as models trained before the family shifts were measured always had)."""
+    noise = rng.normal(0.0, sd, b)
+    if len(shifts) < 3:
+        return value, value + noise
+    s = np.asarray(shifts, dtype=np.float64)
+    k = s.size
+    centre = float(np.clip(value + np.median(s), 0.0, 1.0))
+    spread = s.std(ddof=1) * np.sqrt(1.0 + 1.0 / k)
+    return centre, np.clip(centre + spread * rng.standard_t(k - 1, b) + noise, 0.0, 1.0)
+
+
+def _human_side(res: Resampled, column: str, value: float, sd: float, b: int, rng: np.random.Generator):
+    """A human-side constant (fpr or mean human probability): ``value``, or, when ``res`` carries a per-document
+    ``column`` (each document's own baseline, e.g. its domain's vintage rate), the mean over the documents and
+    over each resample; plus normal draws of ``sd``."""
+    if column in res.point:
+        return res.point[column], res.boot[column] + rng.normal(0.0, sd, b)
+    return value, value + rng.normal(0.0, sd, b)
+
+
 def acc(res: Resampled, cal: Calibration, rng: np.random.Generator, column: str = "flag") -> Estimate:
-    """Adjusted classify-and-count from the 0/1 ``flag`` column (margin ≥ threshold)."""
+    """Adjusted classify-and-count from the 0/1 ``flag`` column (margin ≥ threshold); a ``fpr`` column in ``res``
+    gives each document's own false-positive rate."""
     b = res.boot_n.size
-    tpr = cal.tpr + rng.normal(0.0, cal.tpr_sd, b)
-    fpr = cal.fpr + rng.normal(0.0, cal.fpr_sd, b)
-    return _interval(_adjusted(res.point[column], cal.tpr, cal.fpr), _adjusted(res.boot[column], tpr, fpr))
+    tpr0, tpr = unseen_ai_side(cal.tpr, cal.tpr_sd, cal.unseen_tpr_shift, b, rng)
+    fpr0, fpr = _human_side(res, "fpr", cal.fpr, cal.fpr_sd, b, rng)
+    return _interval(_adjusted(res.point[column], tpr0, fpr0), _adjusted(res.boot[column], tpr, fpr))
 
 
 def pacc(res: Resampled, cal: Calibration, rng: np.random.Generator, column: str = "prob") -> Estimate:
-    """Probabilistic adjusted classify-and-count from the calibrated-probability column."""
+    """Probabilistic adjusted classify-and-count from the calibrated-probability column; a ``neg`` column in
+    ``res`` gives each document's own mean human probability."""
     b = res.boot_n.size
-    pos = cal.mean_p_ai + rng.normal(0.0, cal.mean_p_ai_sd, b)
-    neg = cal.mean_p_human + rng.normal(0.0, cal.mean_p_human_sd, b)
-    return _interval(_adjusted(res.point[column], cal.mean_p_ai, cal.mean_p_human), _adjusted(res.boot[column], pos, neg))
+    pos0, pos = unseen_ai_side(cal.mean_p_ai, cal.mean_p_ai_sd, cal.unseen_mean_p_ai_shift, b, rng)
+    neg0, neg = _human_side(res, "neg", cal.mean_p_human, cal.mean_p_human_sd, b, rng)
+    return _interval(_adjusted(res.point[column], pos0, neg0), _adjusted(res.boot[column], pos, neg))
 
 
 def mixture_alpha(counts: np.ndarray, n_docs: np.ndarray, p: np.ndarray, q: np.ndarray, iterations: int = 50) -> np.ndarray:

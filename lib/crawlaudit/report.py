@@ -205,6 +205,11 @@ def plot_synthetic(ys: pd.DataFrame, med: pd.DataFrame, years: list[int]):
           (ys[S.SYNTHETIC_RATIO_LO], ys[S.SYNTHETIC_RATIO_HI]))
     if len(med):
         _line(ax, med[S.YEAR], med["median"], "median domain (domains' IQR)", (med["q25"], med["q75"]), "--s", 0.12)
+    if S.SYNTHETIC_UNINFORMATIVE in ys:   # warehouses audited before the column existed have none
+        wide = ys[ys[S.SYNTHETIC_UNINFORMATIVE].fillna(False).astype(bool) & ys[S.SYNTHETIC_RATIO].notna()]
+        if len(wide):
+            ax.plot(wide[S.YEAR], wide[S.SYNTHETIC_RATIO], "x", color="0.2", markersize=10,
+                    label="interval uninformative (too wide to rely on)")
     _note_if_empty(ax, "no synthetic-share estimates (audited without a detector model)")
     ax.set_ylabel("share of documents")
     ax.set_ylim(bottom=0)
@@ -390,9 +395,9 @@ def _write_into(out: Path, data: ReportData, cfg: ReportConfig, warehouse: str) 
     }
     plots = [_save(fig, ax, out / name) for name, (fig, ax) in figures.items()]
     year_cols = [S.YEAR, S.N_SNAPSHOTS, S.N_DOCS, S.SYNTHETIC_RATIO, S.SYNTHETIC_RATIO_LO, S.SYNTHETIC_RATIO_HI,
-                 S.ENTROPY_CS_BITS, S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC, S.DUP_LINE_FRAC, S.CROSS_SNAPSHOT_DUP_FRAC,
+                 S.SYNTHETIC_UNINFORMATIVE, S.ENTROPY_CS_BITS, S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC, S.DUP_LINE_FRAC, S.CROSS_SNAPSHOT_DUP_FRAC,
                  S.CROSS_SNAPSHOT_NEAR_DUP_FRAC]
-    snap_cols = [S.SNAPSHOT, S.N_DOMAINS, S.N_DOCS, S.SYNTHETIC_RATIO, S.ENTROPY_CS_BITS, S.EXACT_DUP_FRAC,
+    snap_cols = [S.SNAPSHOT, S.N_DOMAINS, S.N_DOCS, S.SYNTHETIC_RATIO, S.SYNTHETIC_UNINFORMATIVE, S.ENTROPY_CS_BITS, S.EXACT_DUP_FRAC,
                  S.NEAR_DUP_FRAC, S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, S.ERROR_FRAC]
     f4 = {c: ".4f" for c in year_cols + snap_cols + ["first_share", "last_share", "rise", "vintage_index", "human",
                                                        "original", "diverse"]}

@@ -155,6 +155,8 @@ REF_WORDS = "ref_words"              # indices of the reference words occurring 
 DETECTOR = "detector"                # the detector's name and training fingerprint
 DOC_SCORES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, DETECTOR, AI_PROB, IS_AI_FLAGGED, HAS_MARKER, REF_WORDS]
 N_DOCS_SCORED = "n_docs_scored"
+N_DOCS_UNSCORED = "n_docs_unscored"          # documents the detector cannot judge (no usable text: fewer than
+                                             # synthetic.min_doc_tokens tokens), counted apart, never human or AI
 SYNTHETIC_RATIO = "synthetic_ratio"          # the primary estimator's value
 SYNTHETIC_RATIO_LO = "synthetic_ratio_lo"    # its 95% bootstrap interval
 SYNTHETIC_RATIO_HI = "synthetic_ratio_hi"
@@ -166,9 +168,14 @@ SYNTHETIC_PACC = "synthetic_pacc"
 SYNTHETIC_MLE = "synthetic_mle"
 MARKER_DOC_FRAC = "marker_doc_frac"          # share of documents with a marker word
 MARKER_EXCESS_LB = "marker_excess_lb"        # Kobak lower bound against the pre-LLM projection
+SYNTHETIC_UNINFORMATIVE = "synthetic_uninformative"  # the interval is wider than synthetic.uninformative_width
+SYNTHETIC_BASELINE = "synthetic_baseline"    # the human side used: labeled | vintage | vintage-domain
+SYNTHETIC_BASELINE_N_DOCS = "synthetic_baseline_n_docs"  # vintage documents behind it (the domain's own for
+                                                         # vintage-domain domain rows); null for labeled
 SYNTHETIC_ESTIMATES = [SYNTHETIC_CC, SYNTHETIC_ACC, SYNTHETIC_PACC, SYNTHETIC_MLE]
 SYNTHETIC_COLUMNS = [N_DOCS_SCORED, SYNTHETIC_RATIO, SYNTHETIC_RATIO_LO, SYNTHETIC_RATIO_HI, SYNTHETIC_METHOD,
-                     SYNTHETIC_LOW_N, *SYNTHETIC_ESTIMATES, MARKER_DOC_FRAC, MARKER_EXCESS_LB]
+                     SYNTHETIC_LOW_N, *SYNTHETIC_ESTIMATES, MARKER_DOC_FRAC, MARKER_EXCESS_LB, SYNTHETIC_UNINFORMATIVE,
+                     SYNTHETIC_BASELINE, SYNTHETIC_BASELINE_N_DOCS]
 
 FIRST_SNAPSHOT = "first_snapshot"
 FIRST_URL = "first_url"
@@ -176,12 +183,13 @@ FIRST_URL = "first_url"
 DOMAIN_STATS_COLUMNS = [
     SNAPSHOT, YEAR, REGISTERED_DOMAIN, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
     N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
-    ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS, RUN_ID,
+    ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS, N_DOCS_UNSCORED,
+    RUN_ID,
 ]
 SNAPSHOT_STATS_COLUMNS = [
     SNAPSHOT, YEAR, N_DOMAINS, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
     N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
-    ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS,
+    ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS, N_DOCS_UNSCORED,
     N_FILES, N_FAILED_FILES, N_RECORDS, N_ERROR_RECORDS, ERROR_FRAC, RUN_ID,
 ]
 N_SNAPSHOTS = "n_snapshots"
@@ -190,7 +198,7 @@ YEAR_STATS_COLUMNS = [
     YEAR, N_SNAPSHOTS, N_DOCS, N_TOKENS, N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS,
     CROSS_SNAPSHOT_DUP_FRAC, N_NEAR_DUP_DOCS, NEAR_DUP_FRAC, N_CROSS_SNAPSHOT_NEAR_DUP_DOCS,
     CROSS_SNAPSHOT_NEAR_DUP_FRAC, N_LINES, N_DUP_LINES, DUP_LINE_FRAC, ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET,
-    *SYNTHETIC_COLUMNS,
+    *SYNTHETIC_COLUMNS, N_DOCS_UNSCORED,
 ]
 TOKEN_SAMPLES_COLUMNS = [SNAPSHOT, DOC_ID, TOKENS]
 INGEST_ERRORS_COLUMNS = [SNAPSHOT, FILE, OFFSET, RECORD_ID, ERROR_KIND, MESSAGE, RUN_ID]

@@ -8,6 +8,7 @@ projected from the pre-LLM years of earlier audits.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -109,11 +110,14 @@ class EstimatorParams:
     min_docs: int
     replicates: int
     seed: int
+    uninformative_width: float = 0.5
+    baseline: str = "labeled"             # where the human side comes from (synthetic_baseline)
+    baseline_n_docs: int | None = None    # vintage documents behind it
 
     @classmethod
     def from_config(cls, cfg: SyntheticConfig, scorer: Scorer) -> "EstimatorParams":
         return cls(scorer.detector.calibration, tuple(scorer.reference.p_human), tuple(scorer.reference.q_ai),
-                   cfg.primary_method, cfg.min_docs, cfg.bootstrap_replicates, cfg.seed)
+                   cfg.primary_method, cfg.min_docs, cfg.bootstrap_replicates, cfg.seed, cfg.uninformative_width)
 
 
 ESTIMATE_FIELDS = [
@@ -126,15 +130,47 @@ ESTIMATE_FIELDS = [
     *[StructField(c, DoubleType(), True) for c in S.SYNTHETIC_ESTIMATES],
     StructField(S.MARKER_DOC_FRAC, DoubleType(), True),
     StructField(S.MARKER_EXCESS_LB, DoubleType(), True),
+    StructField(S.SYNTHETIC_UNINFORMATIVE, BooleanType(), True),
+    StructField(S.SYNTHETIC_BASELINE, StringType(), True),
+    StructField(S.SYNTHETIC_BASELINE_N_DOCS, LongType(), True),
 ]
+# each document's own human side (its domain's vintage baseline): columns of ``with_document_baselines``
+BASE_N, BASE_FPR, BASE_FPR_VAR, BASE_NEG, BASE_NEG_VAR = ("_base_n", "_base_fpr", "_base_fpr_var", "_base_neg",
+                                                          "_base_neg_var")
+BASELINE_COLUMNS = [BASE_N, BASE_FPR, BASE_FPR_VAR, BASE_NEG, BASE_NEG_VAR]
+
+
+def _baseline_of_group(pdf: pd.DataFrame, params: EstimatorParams) -> tuple[dict, Calibration, str, int | None]:
+    """Resample columns, calibration and (label, n) of the human side: per-document baselines when ``pdf`` has
+    them (their sd: √Σ_d w_d² var_d over the group's domains d of document share w_d, domain errors independent),
+    else the params'."""
+    if BASE_FPR not in pdf:
+        return {}, params.calibration, params.baseline, params.baseline_n_docs
+    n = len(pdf)
+    share = pdf.groupby(S.REGISTERED_DOMAIN, sort=False)[S.DOC_ID].transform("size").to_numpy(np.float64) / n
+    fpr_sd = float(np.sqrt(np.sum(share * pdf[BASE_FPR_VAR].to_numpy(np.float64)) / n))
+    neg_sd = float(np.sqrt(np.sum(share * pdf[BASE_NEG_VAR].to_numpy(np.float64)) / n))
+    cal = dataclasses.replace(params.calibration, fpr_sd=fpr_sd, mean_p_human_sd=neg_sd)
+    cols = {"fpr": pdf[BASE_FPR].to_numpy(np.float64), "neg": pdf[BASE_NEG].to_numpy(np.float64)}
+    own = pdf[BASE_N].to_numpy()
+    single = pdf[S.REGISTERED_DOMAIN].nunique() == 1
+    if single and own[0] > 0:
+        return cols, cal, "vintage-domain", int(own[0])
+    if single or not (own > 0).any():
+        return cols, cal, "vintage", params.baseline_n_docs
+    return cols, cal, "vintage-domain", params.baseline_n_docs
 
 
 def estimate_group(pdf: pd.DataFrame, key: tuple, params: EstimatorParams) -> dict:
-    """All estimates for one group's documents (columns ``SCORE_INPUT_COLUMNS``)."""
+    """All estimates for one group's documents (columns ``SCORE_INPUT_COLUMNS``, optionally with
+    ``BASELINE_COLUMNS`` and registered_domain: each document's own human side)."""
     pdf = pdf.sort_values(S.DOC_ID, kind="stable")
     n = len(pdf)
+    base_cols, cal, baseline, baseline_n = _baseline_of_group(pdf, params) if n else ({}, None, params.baseline,
+                                                                                       params.baseline_n_docs)
     out = {S.N_DOCS_SCORED: n, S.SYNTHETIC_METHOD: params.primary, S.SYNTHETIC_LOW_N: n < params.min_docs,
-           S.MARKER_DOC_FRAC: float(pdf[S.HAS_MARKER].mean()) if n else None, S.MARKER_EXCESS_LB: None}
+           S.MARKER_DOC_FRAC: float(pdf[S.HAS_MARKER].mean()) if n else None, S.MARKER_EXCESS_LB: None,
+           S.SYNTHETIC_UNINFORMATIVE: None, S.SYNTHETIC_BASELINE: baseline, S.SYNTHETIC_BASELINE_N_DOCS: baseline_n}
     if n < params.min_docs:
         return {**out, **{c: None for c in (S.SYNTHETIC_RATIO, S.SYNTHETIC_RATIO_LO, S.SYNTHETIC_RATIO_HI,
                                              *S.SYNTHETIC_ESTIMATES)}}
@@ -142,30 +178,36 @@ def estimate_group(pdf: pd.DataFrame, key: tuple, params: EstimatorParams) -> di
     occ = occurrence_matrix([list(x) for x in pdf[S.REF_WORDS]], p.size)
     rng = np.random.default_rng(Q.group_seed(params.seed, *map(str, key)))
     res = Q.resample_means({"flag": pdf[S.IS_AI_FLAGGED].to_numpy(dtype=np.float64),
-                            "prob": pdf[S.AI_PROB].to_numpy(dtype=np.float64), "occ": occ}, params.replicates, rng)
-    est = {"cc": Q.classify_and_count(res), "acc": Q.acc(res, params.calibration, rng),
-           "pacc": Q.pacc(res, params.calibration, rng), "mle": Q.mixture_mle(res, p, q)}
+                            "prob": pdf[S.AI_PROB].to_numpy(dtype=np.float64), "occ": occ, **base_cols},
+                           params.replicates, rng)
+    est = {"cc": Q.classify_and_count(res), "acc": Q.acc(res, cal, rng),
+           "pacc": Q.pacc(res, cal, rng), "mle": Q.mixture_mle(res, p, q)}
     primary = est[params.primary]
+    out[S.SYNTHETIC_UNINFORMATIVE] = bool(primary.hi - primary.lo > params.uninformative_width)
     return {**out, S.SYNTHETIC_RATIO: primary.value, S.SYNTHETIC_RATIO_LO: primary.lo,
             S.SYNTHETIC_RATIO_HI: primary.hi, S.SYNTHETIC_CC: est["cc"].value, S.SYNTHETIC_ACC: est["acc"].value,
             S.SYNTHETIC_PACC: est["pacc"].value, S.SYNTHETIC_MLE: est["mle"].value}
 
 
 def synthetic_estimates(group_cols: list[str], params: EstimatorParams) -> Callable[[DataFrame], DataFrame]:
-    """Columns in: ``group_cols`` + ``SCORE_INPUT_COLUMNS``. Columns out: ``group_cols`` + ``SYNTHETIC_COLUMNS``,
-    one row per group (marker_excess_lb null: ``with_marker_excess`` fills it)."""
+    """Columns in: ``group_cols`` + ``SCORE_INPUT_COLUMNS`` (+ registered_domain and ``BASELINE_COLUMNS`` from
+    ``with_document_baselines``, used when present). Columns out: ``group_cols`` + ``SYNTHETIC_COLUMNS``, one row
+    per group (marker_excess_lb null: ``with_marker_excess`` fills it)."""
 
     def transform(scored: DataFrame) -> DataFrame:
         require_columns(scored, group_cols + SCORE_INPUT_COLUMNS, "synthetic_estimates")
         schema = StructType([scored.schema[c] for c in group_cols] + ESTIMATE_FIELDS)
         names = [f.name for f in schema.fields]
+        extra = ([S.REGISTERED_DOMAIN] if S.REGISTERED_DOMAIN not in group_cols else []) + BASELINE_COLUMNS \
+            if BASE_FPR in scored.columns else []
 
         def fit(key: tuple, pdf: pd.DataFrame) -> pd.DataFrame:
             row = dict(zip(group_cols, key))
             row.update(estimate_group(pdf, key, params))
             return pd.DataFrame([[row[c] for c in names]], columns=names)
 
-        return scored.select(*group_cols, *SCORE_INPUT_COLUMNS).groupBy(*group_cols).applyInPandas(fit, schema)
+        return (scored.select(*group_cols, *SCORE_INPUT_COLUMNS, *extra).groupBy(*group_cols)
+                .applyInPandas(fit, schema))
 
     return transform
 
@@ -223,6 +265,10 @@ class VintageBaseline:
     mean_prob: float            # their mean calibrated probability
     mean_prob_se: float
 
+    @property
+    def prob_sd(self) -> float:
+        return self.mean_prob_se * np.sqrt(max(self.n_docs, 1))
+
 
 def vintage_baseline(scores: DataFrame, n_words: int) -> VintageBaseline:
     """From ``doc_scores`` rows (ai_prob, is_ai_flagged, ref_words) taken as human. Collects n_words + 4 numbers."""
@@ -235,3 +281,73 @@ def vintage_baseline(scores: DataFrame, n_words: int) -> VintageBaseline:
     f, p = float(agg["f"] or 0.0), float(agg["p"] or 0.0)
     return VintageBaseline(n, rates, f, float(np.sqrt(f * (1 - f) / max(n, 1))), p,
                            float((agg["sd"] or 0.0) / np.sqrt(max(n, 1))))
+
+
+@dataclass
+class DomainBaselines:
+    """Each vintage domain's own human side, shrunk toward the pooled baseline (``domain_baselines``).
+
+    ``rows``: registered_domain + ``BASELINE_COLUMNS`` (a Spark DataFrame: one row per vintage domain, which grows
+    with the crawl). ``prior_fpr`` / ``prior_neg``: the pooled baseline's weight in documents, k. A domain without
+    vintage documents takes the pooled values with variance value·(1 − value)/k and sd²/k: the spread between
+    domains, not the pooled value's sampling error, is what it does not know about its own."""
+
+    rows: DataFrame
+    pooled: VintageBaseline
+    prior_fpr: float
+    prior_neg: float
+
+
+def _prior_strength(spread: float, sampling: float, within: float, cap: float) -> float:
+    """Empirical-Bayes k = within-document variance / τ², τ² = the domains' spread around the pooled value minus
+    the part their sampling error explains (Morris 1983), at most ``cap`` (the pooled documents)."""
+    tau2 = spread - sampling
+    return cap if tau2 <= within / cap else within / tau2
+
+
+def domain_baselines(vintage: DataFrame, pooled: VintageBaseline, prior_docs: int | None = None) -> DomainBaselines:
+    """Per registered_domain of the vintage ``doc_scores`` rows, its false-positive rate and mean human probability
+    shrunk toward the pooled ones: (n·own + k·pooled) / (n + k), with variance value·(1 − value)/(n + k) and
+    sd²/(n + k). k = ``prior_docs``, or estimated from the domains' spread (None). Aggregated in Spark; two
+    numbers come back to the driver."""
+    f0, p0, sd0, n_pool = pooled.flagged_share, pooled.mean_prob, pooled.prob_sd, max(pooled.n_docs, 1)
+    per = vintage.groupBy(S.REGISTERED_DOMAIN).agg(
+        F.count(F.lit(1)).cast("double").alias("n"), F.avg(F.col(S.IS_AI_FLAGGED).cast("double")).alias("fpr"),
+        F.avg(S.AI_PROB).alias("neg"), F.var_pop(S.AI_PROB).alias("neg_var"))
+    if prior_docs is not None:
+        k_fpr = k_neg = float(prior_docs)
+    else:
+        n, fpr, neg = F.col("n"), F.col("fpr"), F.col("neg")
+        a = per.agg((F.sum(n * (fpr - f0) ** 2) / F.sum(n)).alias("fs"),
+                    (F.sum(fpr * (1 - fpr)) / F.sum(n)).alias("fw"),
+                    (F.sum(n * (neg - p0) ** 2) / F.sum(n)).alias("ns"),
+                    (F.sum(F.col("neg_var")) / F.sum(n)).alias("nw")).first()
+        k_fpr = _prior_strength(a["fs"] or 0.0, a["fw"] or 0.0, f0 * (1 - f0), n_pool) if a["fs"] is not None else n_pool
+        k_neg = _prior_strength(a["ns"] or 0.0, a["nw"] or 0.0, sd0 ** 2, n_pool) if a["ns"] is not None else n_pool
+    n = F.col("n")
+    fpr = (n * F.col("fpr") + F.lit(k_fpr * f0)) / (n + F.lit(k_fpr))
+    neg = (n * F.col("neg") + F.lit(k_neg * p0)) / (n + F.lit(k_neg))
+    rows = per.select(S.REGISTERED_DOMAIN, n.cast("long").alias(BASE_N), fpr.alias(BASE_FPR),
+                      (fpr * (1 - fpr) / (n + F.lit(k_fpr))).alias(BASE_FPR_VAR), neg.alias(BASE_NEG),
+                      (F.lit(sd0 ** 2) / (n + F.lit(k_neg))).alias(BASE_NEG_VAR))
+    return DomainBaselines(rows, pooled, k_fpr, k_neg)
+
+
+def with_document_baselines(baselines: DomainBaselines | None) -> Callable[[DataFrame], DataFrame]:
+    """Columns in: registered_domain, …. Columns out: the same + ``BASELINE_COLUMNS`` (each document's domain's
+    shrunk baseline; the pooled one for a domain without vintage documents). Identity for None."""
+
+    def transform(scored: DataFrame) -> DataFrame:
+        if baselines is None:
+            return scored
+        require_columns(scored, [S.REGISTERED_DOMAIN], "with_document_baselines")
+        b = baselines.pooled
+        f0, p0, sd0 = b.flagged_share, b.mean_prob, b.prob_sd
+        fill = {BASE_N: F.lit(0).cast("long"), BASE_FPR: F.lit(f0), BASE_FPR_VAR: F.lit(f0 * (1 - f0) / baselines.prior_fpr),
+                BASE_NEG: F.lit(p0), BASE_NEG_VAR: F.lit(sd0 ** 2 / baselines.prior_neg)}
+        joined = scored.join(baselines.rows, S.REGISTERED_DOMAIN, "left")
+        for c, default in fill.items():
+            joined = joined.withColumn(c, F.coalesce(F.col(c), default))
+        return joined
+
+    return transform

@@ -30,36 +30,78 @@ class SyntheticStep:
             self.name = scorer.name
 
     def score(self, docs: DataFrame) -> DataFrame | None:
-        """Per-document scores (checkpointed: later plans start from them), or None without a model."""
-        return docs.transform(synthetic.document_scores(self.scorer)).localCheckpoint() if self.scorer else None
+        """Per-document scores of the documents with usable text (at least ``min_doc_tokens`` tokens; the others are
+        counted apart, never scored as human or AI), checkpointed: later plans start from them. None without a
+        model."""
+        if not self.scorer:
+            return None
+        usable = docs.where(F.col(S.N_TOKENS) >= self.cfg.min_doc_tokens)
+        return usable.transform(synthetic.document_scores(self.scorer)).localCheckpoint()
 
-    def params_for(self, snapshot: str):
+    def params_for(self, exclude: str | list[str]):
         """The estimator parameters; with ``human_reference: vintage``, their human side (the mixture's P, the
-        detector's fpr and mean human probability) measured on the crawl's own earlier pre-LLM documents: the
-        topic shift of fpr that leave-one-domain-out shows is then measured instead of assumed away."""
+        detector's fpr and mean human probability) measured on the crawl's own pre-LLM documents of every audited
+        snapshot except ``exclude`` (a snapshot: its own rows are measured against the others, so a pre-LLM
+        snapshot's estimate checks the baseline instead of being zero by construction). Whatever the order of the
+        audits, the same published snapshots give the same baseline."""
+        return self.baseline_for(exclude)[0]
+
+    def baseline_for(self, exclude: str | list[str]) -> tuple:
+        """(params, per-domain baselines or None): see ``params_for``."""
         if self.params is None or self.cfg.human_reference != "vintage":
-            return self.params
-        scores = tables.read_vintage_scores(self.spark, self.wh, snapshot, self.name, self.cfg.vintage_before_year)
+            return self.params, None
+        exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+        label = ", ".join(exclude)
+        scores = tables.read_vintage_scores(self.spark, self.wh, exclude, self.name,
+                                            self.cfg.vintage_before_year).localCheckpoint()
         base = synthetic.vintage_baseline(scores, len(self.params.p_human))
         if base.n_docs < self.cfg.vintage_min_docs:
-            log.warning("%s: %d vintage documents before it (synthetic.vintage_min_docs = %d): the human baseline "
-                        "comes from the model's labeled data", snapshot, base.n_docs, self.cfg.vintage_min_docs)
-            return self.params
-        log.info("%s: human baseline from %d vintage documents (fpr %.4f, mean probability %.4f)", snapshot,
-                 base.n_docs, base.flagged_share, base.mean_prob)
+            log.warning("%s: %d vintage documents in the other audited snapshots (synthetic.vintage_min_docs = %d): "
+                        "the human baseline comes from the model's labeled data", label, base.n_docs,
+                        self.cfg.vintage_min_docs)
+            return self.params, None
         cal = dataclasses.replace(self.params.calibration, fpr=base.flagged_share, fpr_sd=base.flagged_share_se,
                                   mean_p_human=base.mean_prob, mean_p_human_sd=base.mean_prob_se)
-        return dataclasses.replace(self.params, calibration=cal, p_human=tuple(float(x) for x in base.word_rates))
+        params = dataclasses.replace(self.params, calibration=cal, p_human=tuple(float(x) for x in base.word_rates),
+                                     baseline="vintage", baseline_n_docs=base.n_docs)
+        domains = synthetic.domain_baselines(scores, base, self.cfg.vintage_domain_prior_docs) \
+            if self.cfg.vintage_per_domain else None
+        log.info("%s: human baseline from %d vintage documents (fpr %.4f, mean probability %.4f)%s", label,
+                 base.n_docs, base.flagged_share, base.mean_prob,
+                 f"; per domain, the pooled one weighs {domains.prior_fpr:.0f} documents (fpr) and "
+                 f"{domains.prior_neg:.0f} (probability)" if domains else "")
+        return params, domains
 
     def group_rows(self, flagged: DataFrame, scores: DataFrame | None, snapshot: str) -> tuple[DataFrame, DataFrame]:
         """(per-domain rows, pooled snapshot row) of ``SYNTHETIC_COLUMNS``."""
-        params, before = self.params_for(snapshot), self.cfg.vintage_before_year
+        (params, domains), before = self.baseline_for(snapshot), self.cfg.vintage_before_year
         by_domain = audit.synthetic_rows(flagged, scores, [S.SNAPSHOT, S.REGISTERED_DOMAIN], params,
                                          tables.read_marker_history(self.spark, self.wh, tables.DOMAIN_STATS, snapshot,
-                                                                    [S.REGISTERED_DOMAIN]), before)
+                                                                    [S.REGISTERED_DOMAIN]), before, domains)
         pooled = audit.synthetic_rows(flagged, scores, [S.SNAPSHOT], params, tables.read_marker_history(
-            self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, []), before)
+            self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, []), before, domains)
         return by_domain, pooled
+
+    def affected_by(self, snapshot: str, published: list[str]) -> list[str]:
+        """The other published snapshots whose synthetic columns change when ``snapshot`` is published: a
+        pre-LLM snapshot is part of the marker baseline of every later one and, with ``human_reference:
+        vintage``, of the human baseline of every other one. Without a model, none."""
+        if self.params is None or int(snapshot[8:12]) >= self.cfg.vintage_before_year:
+            return []
+        every = self.cfg.human_reference == "vintage"
+        return [s for s in sorted(published) if s != snapshot and (every or s > snapshot)]
+
+    def refreshed_rows(self, snapshot: str) -> tuple[DataFrame, DataFrame] | None:
+        """(per-domain, pooled) ``SYNTHETIC_COLUMNS`` of a published snapshot recomputed from its doc_scores
+        against the warehouse as it is now (no crawl re-read); None when this detector scored none of it."""
+        scores = tables.read_snapshot(self.spark, self.wh, tables.DOC_SCORES, snapshot)
+        if scores is None:
+            return None
+        scores = scores.where(F.col(S.DETECTOR) == self.name).localCheckpoint()
+        if scores.isEmpty():
+            return None
+        return self.group_rows(scores.select(S.DOC_ID, S.SNAPSHOT, S.REGISTERED_DOMAIN),
+                               scores.select(*synthetic.SCORE_INPUT_COLUMNS), snapshot)
 
     def score_rows(self, flagged: DataFrame, scores: DataFrame | None) -> DataFrame | None:
         """The snapshot's doc_scores rows (None without a model)."""
@@ -72,5 +114,8 @@ class SyntheticStep:
             return audit.year_synthetic_rows(view(tables.SNAPSHOT_STATS), None, None, self.cfg.vintage_before_year)
         docs = view(tables.DOC_SCORES).where(F.col(S.DETECTOR) == self.name)
         prior = tables.read_marker_history(self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, [])
-        return audit.year_synthetic_rows(docs, self.params_for(snapshot), prior.where(F.col(S.YEAR) != year),
-                                         self.cfg.vintage_before_year)
+        # the year is measured against the vintage documents of the other years
+        same_year = sorted(set(tables.year_snapshots(self.spark, self.wh, year)) | {snapshot})
+        params, domains = self.baseline_for(same_year)
+        return audit.year_synthetic_rows(docs, params, prior.where(F.col(S.YEAR) != year),
+                                         self.cfg.vintage_before_year, domains)

@@ -128,6 +128,14 @@ def year_snapshots(spark: SparkSession, warehouse: str, year: int) -> list[str]:
                   .collect())
 
 
+def published_snapshots(spark: SparkSession, warehouse: str) -> list[str]:
+    """Every snapshot published in snapshot_stats, sorted."""
+    path = table_path(warehouse, SNAPSHOT_STATS)
+    if not _exists(spark, path):
+        return []
+    return sorted(r[0] for r in spark.read.format("delta").load(path).select(S.SNAPSHOT).distinct().collect())
+
+
 def previous_snapshot_row(spark: SparkSession, warehouse: str, snapshot: str) -> dict | None:
     """The snapshot_stats row of the latest audited snapshot before ``snapshot`` (None when there is none)."""
     path = table_path(warehouse, SNAPSHOT_STATS)
@@ -177,14 +185,16 @@ def read_marker_history(spark: SparkSession, warehouse: str, table: str, snapsho
     return df.where(F.col(S.SNAPSHOT) < F.lit(snapshot)).select(*key_cols, S.YEAR, S.MARKER_DOC_FRAC)
 
 
-def read_vintage_scores(spark: SparkSession, warehouse: str, snapshot: str, detector: str, before_year: int) -> DataFrame:
-    """doc_scores rows of ``detector`` from snapshots before ``snapshot`` whose year is before ``before_year``
-    (the crawl's own pre-LLM documents; empty when none)."""
+def read_vintage_scores(spark: SparkSession, warehouse: str, exclude: list[str], detector: str,
+                        before_year: int) -> DataFrame:
+    """doc_scores rows of ``detector`` from every audited snapshot whose year is before ``before_year`` except
+    those in ``exclude`` (the crawl's own pre-LLM documents, whenever they were audited; empty when none)."""
     path = table_path(warehouse, DOC_SCORES)
     if not _exists(spark, path):
-        return spark.createDataFrame([], f"{S.AI_PROB} double, {S.IS_AI_FLAGGED} boolean, {S.REF_WORDS} array<int>")
+        return spark.createDataFrame([], f"{S.REGISTERED_DOMAIN} string, {S.AI_PROB} double, "
+                                         f"{S.IS_AI_FLAGGED} boolean, {S.REF_WORDS} array<int>")
     return (spark.read.format("delta").load(path)
-            .where((F.col(S.SNAPSHOT) < snapshot) & (F.col(S.DETECTOR) == detector)
+            .where(~F.col(S.SNAPSHOT).isin(list(exclude)) & (F.col(S.DETECTOR) == detector)
                    & (F.substring(S.SNAPSHOT, 9, 4).cast("int") < before_year)))
 
 
