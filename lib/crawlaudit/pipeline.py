@@ -62,19 +62,19 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
                  run.counts["n_expectations"] - run.counts["n_failed_warning"], run.counts["n_failed_warning"])
 
 
-def refresh_synthetic(spark, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate, snapshot: str) -> list[str]:
-    """Recompute, validate and republish the synthetic columns of the published snapshots that ``snapshot`` feeds
-    (``SyntheticStep.affected_by``), then their years' rows, from doc_scores (no crawl re-read): whatever order
-    the snapshots were audited in, the same published snapshots give the same numbers. The refreshed ones."""
-    wh = cfg.output.warehouse
-    affected = synthetic.affected_by(snapshot, tables.published_snapshots(spark, wh))
-    if not affected:
+def refresh_synthetic(spark, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate,
+                      snapshots: list[str]) -> list[str]:
+    """Recompute, validate and republish the synthetic columns of the published ``snapshots`` (those an audit fed:
+    ``SyntheticStep.affected_by``), then their years' rows, from doc_scores (no crawl re-read), each once: whatever
+    order the snapshots were audited in, the same published snapshots give the same numbers. The refreshed ones."""
+    if not snapshots:
         return []
+    wh = cfg.output.warehouse
     run_id = f"refresh-{uuid.uuid4()}"
-    log.info("%s feeds the synthetic estimates of %d published snapshots: refreshing them (%s)", snapshot,
-             len(affected), run_id)
+    log.info("refreshing the synthetic estimates of %d published snapshots fed by this run's pre-LLM audits (%s)",
+             len(snapshots), run_id)
     done = []
-    for other in affected:
+    for other in sorted(snapshots):
         rows = synthetic.refreshed_rows(other)
         if rows is None:
             continue
@@ -92,7 +92,7 @@ def refresh_synthetic(spark, cfg: Config, synthetic: SyntheticStep, gate: qualit
         rows = audit.year_stats(view(tables.SNAPSHOT_STATS), view(tables.TOKEN_SAMPLES), cfg.metrics,
                                 synthetic.year_rows(last, year, view))
         publish.republish(spark, wh, gate, last, {tables.YEAR_STATS: rows}, run_id, year=year)
-    log.info("%s: refreshed the synthetic estimates of %d snapshots", snapshot, len(done))
+    log.info("refreshed the synthetic estimates of %d snapshots: %s", len(done), ", ".join(done))
     return done
 
 
@@ -103,20 +103,31 @@ class Auditor:
         self.spark, self.cfg = spark, cfg
         self.synthetic = SyntheticStep(spark, cfg.synthetic, cfg.output.warehouse)
         self.gate = quality.Gate(cfg.quality, cfg.output.warehouse)
+        self.stale: set[str] = set()   # published snapshots whose synthetic columns this run's audits fed
 
     def audit(self, snapshot: str) -> bool:
-        """Audit one snapshot; False (logged, recorded in audit_runs) when it failed or was blocked."""
+        """Audit one snapshot; False (logged, recorded in audit_runs) when it failed or was blocked. The published
+        snapshots it feeds are refreshed by ``finish``, once per run however many pre-LLM snapshots fed them."""
         try:
             audit_snapshot(self.spark, self.cfg, snapshot, self.synthetic, self.gate)
         except CrawlauditError as e:
             log.error("%s failed: %s", snapshot, e)
             return False
-        try:
-            refresh_synthetic(self.spark, self.cfg, self.synthetic, self.gate, snapshot)
-        except Exception as e:  # noqa: BLE001 - the audit stands; the older numbers stay until a rerun
-            log.error("%s: synthetic estimates of other snapshots not refreshed (%s: %s); rerun the audit of %s",
-                      snapshot, type(e).__name__, e, snapshot)
+        self.stale.update(self.synthetic.affected_by(
+            snapshot, tables.published_snapshots(self.spark, self.cfg.output.warehouse)))
         return True
+
+    def refresh(self) -> list[str]:
+        """Refresh the synthetic columns this run's audits made stale (see ``refresh_synthetic``). A failure is
+        logged, never fatal: the audits stand and the older numbers stay until the next run of a pre-LLM
+        snapshot refreshes them."""
+        stale, self.stale = sorted(self.stale), set()
+        try:
+            return refresh_synthetic(self.spark, self.cfg, self.synthetic, self.gate, stale)
+        except Exception as e:  # noqa: BLE001 - see the docstring
+            log.error("synthetic estimates of %s not refreshed (%s: %s); rerun one of this run's pre-%d snapshots "
+                      "to refresh them", ", ".join(stale), type(e).__name__, e, self.cfg.synthetic.vintage_before_year)
+            return []
 
     def audit_all(self, snapshots: list[str]) -> list[str]:
         """Audit each snapshot in order, showing progress; the failed ones."""
@@ -131,8 +142,10 @@ class Auditor:
         return failed
 
     def finish(self, report: bool = False) -> None:
-        """Render the validation data docs; with ``report``, rewrite the trend report too. Neither is fatal: the
-        audits are published by now, and a failure here is logged with what to do."""
+        """Refresh what this run's audits made stale, render the validation data docs; with ``report``, rewrite the
+        trend report too. None of it is fatal: the audits are published by now, and a failure here is logged with
+        what to do."""
+        self.refresh()
         docs = self.gate.build_docs()
         if docs:
             log.info("validation data docs: %s", docs)
