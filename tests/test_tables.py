@@ -61,3 +61,24 @@ def test_run_log_goes_from_running_to_final_status(spark, tmp_path):
     assert got["r1"]["status"] == "succeeded" and dict(got["r1"]["counts"]) == {"n_docs": 7}
     assert got["r1"]["finished_at"] is not None and got["r1"]["config"] == '{"a": 1}'
     assert got["r2"]["status"] == "running" and got["r2"]["finished_at"] is None
+
+
+def test_columns_only_grow_and_old_rows_stay_readable(spark, tmp_path):
+    """A warehouse written before a column existed (synthetic_baseline, n_docs_unscored, …) takes rows that have
+    it; the old rows read back with the new columns null, through Spark and through the delta-rs reader."""
+    wh = str(tmp_path)
+    old = spark.createDataFrame([("CC-MAIN-2019-35", "a.com", 3, 0.1)],
+                                "snapshot string, registered_domain string, n_docs long, synthetic_ratio double")
+    tables.replace_snapshot(old, wh, "domain_stats", "CC-MAIN-2019-35")
+    new = spark.createDataFrame(
+        [("CC-MAIN-2024-22", "a.com", 4, 0.3, "vintage-domain", 3, 1)],
+        "snapshot string, registered_domain string, n_docs long, synthetic_ratio double, synthetic_baseline string, "
+        "synthetic_baseline_n_docs long, n_docs_unscored long")
+    tables.replace_snapshot(new, wh, "domain_stats", "CC-MAIN-2024-22")
+    got = {r["snapshot"]: r for r in rows(wh, "domain_stats")}
+    assert got["CC-MAIN-2019-35"] == {"snapshot": "CC-MAIN-2019-35", "registered_domain": "a.com", "n_docs": 3,
+                                      "synthetic_ratio": 0.1, "synthetic_baseline": None,
+                                      "synthetic_baseline_n_docs": None, "n_docs_unscored": None}
+    assert got["CC-MAIN-2024-22"]["synthetic_baseline"] == "vintage-domain"
+    spark_rows = tables.read_snapshot(spark, wh, "domain_stats", "CC-MAIN-2019-35").collect()
+    assert spark_rows[0]["n_docs_unscored"] is None and spark_rows[0]["n_docs"] == 3
