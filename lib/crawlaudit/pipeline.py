@@ -113,6 +113,8 @@ class Auditor:
         except CrawlauditError as e:
             log.error("%s failed: %s", snapshot, e)
             return False
+        finally:
+            self.synthetic.forget()   # its doc_scores may be published: vintage baselines are measured anew
         self.stale.update(self.synthetic.affected_by(
             snapshot, tables.published_snapshots(self.spark, self.cfg.output.warehouse)))
         return True

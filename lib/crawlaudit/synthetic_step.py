@@ -28,6 +28,12 @@ class SyntheticStep:
             self.scorer = spark.sparkContext.broadcast(scorer)  # shipped once per executor, not once per task
             self.params = synthetic.EstimatorParams.from_config(cfg, scorer)
             self.name = scorer.name
+        self._baselines: dict[tuple[str, ...], tuple] = {}   # vintage snapshots left out → (params, domains)
+
+    def forget(self) -> None:
+        """Drop the cached vintage baselines; called whenever a snapshot may have been published (the vintage
+        documents changed)."""
+        self._baselines.clear()
 
     def score(self, docs: DataFrame) -> DataFrame | None:
         """Per-document scores of the documents with usable text (at least ``min_doc_tokens`` tokens; the others are
@@ -51,6 +57,14 @@ class SyntheticStep:
         if self.params is None or self.cfg.human_reference != "vintage":
             return self.params, None
         exclude = [exclude] if isinstance(exclude, str) else list(exclude)
+        # only the vintage snapshots left out change the baseline: a post-LLM snapshot's rows and its year's row,
+        # and every post-LLM snapshot a refresh recomputes, share one aggregation of the vintage documents
+        key = tuple(sorted(s for s in exclude if int(s[8:12]) < self.cfg.vintage_before_year))
+        if key not in self._baselines:
+            self._baselines[key] = self._measure_baseline(exclude)
+        return self._baselines[key]
+
+    def _measure_baseline(self, exclude: list[str]) -> tuple:
         label = ", ".join(exclude)
         scores = tables.read_vintage_scores(self.spark, self.wh, exclude, self.name,
                                             self.cfg.vintage_before_year).localCheckpoint()
