@@ -72,10 +72,14 @@ def synthetic_rows(flagged: DataFrame, scores: DataFrame | None, keys: list[str]
     return rows.transform(synthetic.with_marker_excess(prior_markers, marker_keys, before_year)).drop(S.YEAR)
 
 
+def _n_docs_scored_or_0():
+    return F.coalesce(F.col(S.N_DOCS_SCORED), F.lit(0).cast("long"))
+
+
 def with_unscored_count(rows: DataFrame) -> DataFrame:
     """n_docs_scored 0 where no document was scored, n_docs_unscored = n_docs − n_docs_scored: the documents the
     detector could not judge, counted apart. Columns in: n_docs, n_docs_scored."""
-    scored = F.coalesce(F.col(S.N_DOCS_SCORED), F.lit(0).cast("long"))
+    scored = _n_docs_scored_or_0()
     return rows.withColumn(S.N_DOCS_SCORED, scored).withColumn(S.N_DOCS_UNSCORED, F.col(S.N_DOCS) - scored)
 
 
@@ -87,7 +91,7 @@ def with_synthetic_columns(synthetic_rows: DataFrame, keys: list[str]) -> Callab
         order = list(dict.fromkeys([*rows.columns, *S.SYNTHETIC_COLUMNS]))
         kept = rows.drop(*[c for c in S.SYNTHETIC_COLUMNS if c in rows.columns])
         joined = kept.join(synthetic_rows.select(*keys, *S.SYNTHETIC_COLUMNS), keys, "left")
-        return joined.withColumn(S.N_DOCS_SCORED, F.coalesce(F.col(S.N_DOCS_SCORED), F.lit(0).cast("long"))).select(*order)
+        return joined.withColumn(S.N_DOCS_SCORED, _n_docs_scored_or_0()).select(*order)
 
     return transform
 

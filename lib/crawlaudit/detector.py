@@ -27,6 +27,11 @@ WORD_RE = regex.compile(r"\w+|[^\w\s]")
 FORMAT_VERSION = 1
 
 
+def _tuples(d: dict) -> dict:
+    """JSON lists back to the tuples the frozen dataclasses hold."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     word_ngrams: tuple[int, int] = (1, 3)
@@ -216,7 +221,7 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibration":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        return cls(**_tuples(d))
 
 
 @dataclass
@@ -260,7 +265,7 @@ class Detector:
         meta = json.loads((d / "model.json").read_text(encoding="utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"detector {d}: format_version {meta.get('format_version')}, expected {FORMAT_VERSION}")
-        spec = FeatureSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["spec"].items()})
+        spec = FeatureSpec(**_tuples(meta["spec"]))
         arrays = np.load(d / "model.npz")
         return cls(spec=spec, idf=arrays["idf"], coef=arrays["coef"], intercept=float(meta["intercept"]),
                    platt=tuple(meta["platt"]), calibration=Calibration.from_dict(meta["calibration"]), info=meta["info"])

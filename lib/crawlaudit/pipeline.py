@@ -52,14 +52,19 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
         run.counts.update({k: summary[k] or 0 for k in ("n_files", "n_failed_files", "n_records", "n_error_records",
                                                         "n_docs", "n_domains")})
         year = summary["year"]
-        pub.validate(year, lambda view: audit.year_stats(view(tables.SNAPSHOT_STATS), view(tables.TOKEN_SAMPLES),
-                                                         cfg.metrics, synthetic.year_rows(snapshot, year, view)),
+        pub.validate(year, year_rows(cfg, synthetic, snapshot, year),
                      n_docs_with_tokens=flagged.where("n_tokens > 0").count())
         pub.publish()
         log.info("%s: %d docs in %d domains from %d files; %d damaged records, %d failed files; %d expectations "
                  "passed (%d warnings)", snapshot, summary["n_docs"], summary["n_domains"], summary["n_files"],
                  summary["n_error_records"], summary["n_failed_files"],
                  run.counts["n_expectations"] - run.counts["n_failed_warning"], run.counts["n_failed_warning"])
+
+
+def year_rows(cfg: Config, synthetic: SyntheticStep, snapshot: str, year: int):
+    """``view → year_stats row``: the year's row from ``view(table)``, the year's rows of a table."""
+    return lambda view: audit.year_stats(view(tables.SNAPSHOT_STATS), view(tables.TOKEN_SAMPLES), cfg.metrics,
+                                         synthetic.year_rows(snapshot, year, view))
 
 
 def refresh_synthetic(spark, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate,
@@ -89,9 +94,8 @@ def refresh_synthetic(spark, cfg: Config, synthetic: SyntheticStep, gate: qualit
         def view(table, year=year):
             return tables.read_year(spark, wh, table, year)
         last = tables.year_snapshots(spark, wh, year)[-1]
-        rows = audit.year_stats(view(tables.SNAPSHOT_STATS), view(tables.TOKEN_SAMPLES), cfg.metrics,
-                                synthetic.year_rows(last, year, view))
-        publish.republish(spark, wh, gate, last, {tables.YEAR_STATS: rows}, run_id, year=year)
+        publish.republish(spark, wh, gate, last, {tables.YEAR_STATS: year_rows(cfg, synthetic, last, year)(view)},
+                          run_id, year=year)
     log.info("refreshed the synthetic estimates of %d snapshots: %s", len(done), ", ".join(done))
     return done
 
@@ -115,8 +119,7 @@ class Auditor:
             return False
         finally:
             self.synthetic.forget()   # its doc_scores may be published: vintage baselines are measured anew
-        self.stale.update(self.synthetic.affected_by(
-            snapshot, tables.published_snapshots(self.spark, self.cfg.output.warehouse)))
+        self.stale.update(self.synthetic.affected_by(snapshot))
         return True
 
     def refresh(self) -> list[str]:

@@ -43,6 +43,21 @@ def _fs(spark: SparkSession, path: str):
     return jpath.getFileSystem(spark._jsc.hadoopConfiguration()), jpath
 
 
+def _materialize(spark: SparkSession, df: DataFrame, path: str) -> DataFrame:
+    """``df`` written once as Parquet under ``path`` and read back: validation and publication read the same rows."""
+    df.write.mode("overwrite").parquet(path)
+    return spark.read.parquet(path)
+
+
+def _remove(spark: SparkSession, path: str) -> None:
+    """Delete a staging directory; never raises (cleanup must not hide the run's own outcome)."""
+    try:
+        fs, p = _fs(spark, path)
+        fs.delete(p, True)
+    except Exception:  # noqa: BLE001
+        log.warning("could not remove %s", path, exc_info=True)
+
+
 class Publication:
     """One snapshot's stage → validate → publish. A context manager: an error other than ``ValidationFailed``
     removes the staging directory (a kill leaves it; ``_staging`` holds nothing a reader uses)."""
@@ -60,16 +75,15 @@ class Publication:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc is not None and not isinstance(exc, ValidationFailed):
-            self._delete(self.staging)
+            _remove(self.spark, self.staging)
         return False
 
     def stage(self, table: str, df: DataFrame | None) -> DataFrame | None:
         """Write ``df`` to the staging directory and return it read back (None passes through)."""
         if df is None:
             return None
-        path, t0 = f"{self.staging}/{table}", time.monotonic()
-        df.write.mode("overwrite").parquet(path)
-        self.staged[table] = self.spark.read.parquet(path)
+        t0 = time.monotonic()
+        self.staged[table] = _materialize(self.spark, df, f"{self.staging}/{table}")
         log.info("%s: staged %s (%.1f s)", self.snapshot, table, time.monotonic() - t0)
         return self.staged[table]
 
@@ -115,7 +129,7 @@ class Publication:
         if tables.CONTENT_HASHES in self.staged:
             tables.merge_content_hashes(self.spark, self.staged[tables.CONTENT_HASHES], self.wh)
         self._publish_year()
-        self._delete(self.staging)
+        _remove(self.spark, self.staging)
 
     def _stage_year(self) -> list[Outcome]:
         """Compute, stage and validate year_stats from the year's published snapshots plus this one."""
@@ -167,13 +181,6 @@ class Publication:
         log.error("%s: rejected results quarantined in %s", self.snapshot, target)
         return target
 
-    def _delete(self, path: str) -> None:
-        try:
-            fs, p = _fs(self.spark, path)
-            fs.delete(p, True)
-        except Exception:  # cleanup must not hide the run's own error
-            log.warning("could not remove %s", path, exc_info=True)
-
 
 REVALIDATED = (tables.DOMAIN_STATS, tables.SNAPSHOT_STATS, tables.YEAR_STATS)
 
@@ -222,8 +229,7 @@ def republish(spark: SparkSession, warehouse: str, gate: quality.Gate, snapshot:
     staged, outcomes = {}, []
     try:
         for table, df in frames.items():
-            df.write.mode("overwrite").parquet(f"{staging}/{table}")
-            staged[table] = spark.read.parquet(f"{staging}/{table}")
+            staged[table] = _materialize(spark, df, f"{staging}/{table}")
             outcomes += gate.validate(table, staged[table], run_id)
         tables.append_rows(quality.outcome_rows(spark, outcomes, run_id, snapshot), warehouse,
                            tables.VALIDATION_RESULTS)
@@ -238,8 +244,4 @@ def republish(spark: SparkSession, warehouse: str, gate: quality.Gate, snapshot:
                 tables.replace_snapshot(df, warehouse, table, snapshot)
         return True
     finally:
-        try:
-            fs, p = _fs(spark, staging)
-            fs.delete(p, True)
-        except Exception:  # noqa: BLE001 - cleanup must not hide the refresh's own outcome
-            log.warning("could not remove %s", staging, exc_info=True)
+        _remove(spark, staging)

@@ -32,6 +32,7 @@ from scipy import sparse
 from crawlaudit.detector import Calibration
 
 CONFIDENCE = 0.95
+MIN_FAMILIES = 3    # held-out families needed for the predictive spread (t(1) has no variance to speak of)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def unseen_ai_side(value: float, sd: float, shifts: tuple[float, ...], b: int,
     and ``b`` draws (see the module docstring), within [0, 1]. Without three family shifts: the value and normal
     draws of its sd (unclipped, as models trained before the family shifts were measured always had)."""
     noise = rng.normal(0.0, sd, b)
-    if len(shifts) < 3:
+    if len(shifts) < MIN_FAMILIES:
         return value, value + noise
     s = np.asarray(shifts, dtype=np.float64)
     k = s.size

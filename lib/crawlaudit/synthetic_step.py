@@ -96,14 +96,16 @@ class SyntheticStep:
             self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, []), before, domains)
         return by_domain, pooled
 
-    def affected_by(self, snapshot: str, published: list[str]) -> list[str]:
+    def affected_by(self, snapshot: str) -> list[str]:
         """The other published snapshots whose synthetic columns change when ``snapshot`` is published: a
         pre-LLM snapshot is part of the marker baseline of every later one and, with ``human_reference:
-        vintage``, of the human baseline of every other one. Without a model, none."""
+        vintage``, of the human baseline of every other one. Without a model, or for a later snapshot, none (and
+        nothing read)."""
         if self.params is None or int(snapshot[8:12]) >= self.cfg.vintage_before_year:
             return []
         every = self.cfg.human_reference == "vintage"
-        return [s for s in sorted(published) if s != snapshot and (every or s > snapshot)]
+        return [s for s in tables.published_snapshots(self.spark, self.wh)
+                if s != snapshot and (every or s > snapshot)]
 
     def refreshed_rows(self, snapshot: str) -> tuple[DataFrame, DataFrame] | None:
         """(per-domain, pooled) ``SYNTHETIC_COLUMNS`` of a published snapshot recomputed from its doc_scores
@@ -128,8 +130,9 @@ class SyntheticStep:
             return audit.year_synthetic_rows(view(tables.SNAPSHOT_STATS), None, None, self.cfg.vintage_before_year)
         docs = view(tables.DOC_SCORES).where(F.col(S.DETECTOR) == self.name)
         prior = tables.read_marker_history(self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, [])
-        # the year is measured against the vintage documents of the other years
-        same_year = sorted(set(tables.year_snapshots(self.spark, self.wh, year)) | {snapshot})
-        params, domains = self.baseline_for(same_year)
+        params, domains = self.params, None
+        if self.cfg.human_reference == "vintage":  # the year is measured against the other years' vintage documents
+            same_year = set(tables.year_snapshots(self.spark, self.wh, year)) | {snapshot}
+            params, domains = self.baseline_for(sorted(same_year))
         return audit.year_synthetic_rows(docs, params, prior.where(F.col(S.YEAR) != year),
                                          self.cfg.vintage_before_year, domains)

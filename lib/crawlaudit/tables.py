@@ -119,21 +119,18 @@ def read_snapshot(spark: SparkSession, warehouse: str, table: str, snapshot: str
     return spark.read.format("delta").load(path).where(_snapshot_literal(snapshot))
 
 
+def published_snapshots(spark: SparkSession, warehouse: str, year: int | None = None) -> list[str]:
+    """The snapshots published in snapshot_stats (of ``year``, or all), sorted."""
+    path = table_path(warehouse, SNAPSHOT_STATS)
+    if not _exists(spark, path):
+        return []
+    rows = spark.read.format("delta").load(path) if year is None else read_year(spark, warehouse, SNAPSHOT_STATS, year)
+    return sorted(r[0] for r in rows.select(S.SNAPSHOT).distinct().collect())
+
+
 def year_snapshots(spark: SparkSession, warehouse: str, year: int) -> list[str]:
     """The snapshots of ``year`` published in snapshot_stats, sorted."""
-    path = table_path(warehouse, SNAPSHOT_STATS)
-    if not _exists(spark, path):
-        return []
-    return sorted(r[0] for r in read_year(spark, warehouse, SNAPSHOT_STATS, year).select(S.SNAPSHOT).distinct()
-                  .collect())
-
-
-def published_snapshots(spark: SparkSession, warehouse: str) -> list[str]:
-    """Every snapshot published in snapshot_stats, sorted."""
-    path = table_path(warehouse, SNAPSHOT_STATS)
-    if not _exists(spark, path):
-        return []
-    return sorted(r[0] for r in spark.read.format("delta").load(path).select(S.SNAPSHOT).distinct().collect())
+    return published_snapshots(spark, warehouse, year)
 
 
 def previous_snapshot_row(spark: SparkSession, warehouse: str, snapshot: str) -> dict | None:

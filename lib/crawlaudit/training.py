@@ -23,13 +23,13 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import roc_auc_score
 
 from crawlaudit.detector import Calibration, Detector, FeatureSpec, fit_idf, term_counts, weighted
-from crawlaudit.labeled import LabeledSet, generator_family, split_by_group
+from crawlaudit.labeled import LabeledSet, split_by_group
+from crawlaudit.quantify import MIN_FAMILIES
 
 log = logging.getLogger(__name__)
 
 SPLIT = (0.7, 0.15, 0.15)
 DOMAIN_FOLDS = 5
-MIN_FAMILIES = 3
 
 
 def _fit(x, y, alpha: float, epochs: int, seed: int):
@@ -152,7 +152,7 @@ def train_detector(data: LabeledSet, spec: FeatureSpec = FeatureSpec(), alpha: f
     report.update(evaluate(fitter, det, test))
     shifts, family_shifts = {"family": {}, "domain": {}}, {}
     if transfer:
-        family = np.array([generator_family(g) for g in data.generator])
+        family = data.family
         families = sorted(set(family[data.is_ai]) - {"unknown"})
         if len(families) >= 2:
             log.info("transfer: refitting without each of %d generator families", len(families))
@@ -170,9 +170,8 @@ def train_detector(data: LabeledSet, spec: FeatureSpec = FeatureSpec(), alpha: f
                                              ("mean_p_human", "mean_p_human")]))
     tpr_shift = tuple(v for _, v in family_shifts.get("tpr", []))
     p_shift = tuple(v for _, v in family_shifts.get("mean_p_ai", []))
-    # with MIN_FAMILIES or more family shifts the quantifiers draw from their spread (with fewer, t(K − 1) has no
-    # variance to speak of); otherwise the rms shift widens the sd (the domain shift is reported, not added: see
-    # the module docstring)
+    # with MIN_FAMILIES or more family shifts the quantifiers draw from their spread; otherwise the rms shift widens
+    # the sd (the domain shift is reported, not added: see the module docstring)
     fold_in = len(tpr_shift) < MIN_FAMILIES
     det.calibration = replace(
         cal, unseen_tpr_shift=tpr_shift if not fold_in else (), unseen_mean_p_ai_shift=p_shift if not fold_in else (),
@@ -205,7 +204,7 @@ def evaluate(fitter: _Fitter, det: Detector, rows: np.ndarray) -> dict:
         thr = human[min(int(np.ceil((1 - fpr) * human.size)), human.size - 1)]
         out[f"tpr_at_{int(fpr * 100)}pct_fpr"] = float((margins[y] > thr).mean())
     for key, names in (("generator", fitter.data.generator[rows]),
-                       ("family", np.array([generator_family(g) for g in fitter.data.generator[rows]]))):
+                       ("family", fitter.data.family[rows])):
         out[f"auroc_by_{key}"] = {
             g: float(roc_auc_score(np.r_[np.zeros((~y).sum()), np.ones((names == g).sum())],
                                    np.r_[margins[~y], margins[names == g]]))
