@@ -5,9 +5,10 @@ pooled per snapshot the exact, near-duplicate, line-level and cross-snapshot dup
 entropy at a fixed token budget and the AI-generated share (with its interval); stage the results and validate
 them against the expectation suites (conf/expectations; outcomes in validation_results, HTML data docs under
 <warehouse>/_data_docs). If every critical expectation passes, replace the snapshot's partitions of domain_stats,
-snapshot_stats, doc_signatures, doc_scores, token_samples and ingest_errors, extend content_hashes and recompute
-the year's year_stats; otherwise publish nothing and move the results to <warehouse>/_quarantine. Each run is
-logged in audit_runs. Exits 1 if any snapshot failed, 2 on a usage or config error.
+snapshot_stats, doc_signatures, doc_hashes, doc_scores, token_samples and ingest_errors, extend content_hashes and
+recompute the year's year_stats; otherwise publish nothing and move the results to <warehouse>/_quarantine. At the
+end, published snapshots whose numbers this run's audits fed (the reuse of later ones, the vintage baselines) are
+refreshed. Each run is logged in audit_runs. Exits 1 if any snapshot failed, 2 on a usage or config error.
 
 Local mode:
   python jobs/audit_snapshot.py --config conf/local.yaml --snapshot all

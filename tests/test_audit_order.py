@@ -1,5 +1,6 @@
-"""The order of audits never changes a synthetic-share number: the same two snapshots audited oldest first and
-newest first, with the human baseline measured on the crawl's own pre-LLM documents, give identical rows."""
+"""The order of audits never changes a number: the same two snapshots audited oldest first and newest first, with
+the human baseline measured on the crawl's own pre-LLM documents, give identical stats tables (the synthetic
+estimates and the content reused from earlier snapshots are refreshed when an earlier snapshot lands later)."""
 import pytest
 
 from crawlaudit import schemas as S
@@ -12,14 +13,15 @@ from tests.e2e import train_model
 VINTAGE, RECENT = "CC-MAIN-2021-31", "CC-MAIN-2024-22"
 SPEC = CorpusSpec(snapshots=(VINTAGE, RECENT), n_domains=4, docs_per_domain=(40, 60), files_per_snapshot=1,
                   seed=23, ai_share=((2024, 0.3),), large_domain_docs=None)
-SYNTHETIC_TABLES = {"domain_stats": [S.SNAPSHOT, S.REGISTERED_DOMAIN], "snapshot_stats": [S.SNAPSHOT],
-                    "year_stats": [S.YEAR]}
+STATS_TABLES = {"domain_stats": [S.SNAPSHOT, S.REGISTERED_DOMAIN], "snapshot_stats": [S.SNAPSHOT],
+                "year_stats": [S.YEAR]}
 
 
-def _rows(wh, table, keys):
-    """keys + the synthetic columns of every row, sorted by keys."""
+def _rows(wh, table, keys, columns=None):
+    """keys + ``columns`` (default: every column but run_id) of every row, sorted by keys."""
     rows = read_table_arrow(wh, table).to_pylist()
-    return sorted(({c: r[c] for c in keys + S.SYNTHETIC_COLUMNS} for r in rows), key=lambda r: [r[k] for k in keys])
+    return sorted(({c: v for c, v in r.items() if c != S.RUN_ID and (columns is None or c in keys + columns)}
+                   for r in rows), key=lambda r: [r[k] for k in keys])
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +43,37 @@ def two_orders(spark, tmp_path_factory):
     return out
 
 
-def test_synthetic_numbers_do_not_depend_on_the_order_of_audits(two_orders):
+def test_numbers_do_not_depend_on_the_order_of_audits(two_orders):
     a, b = two_orders["oldest_first"], two_orders["newest_first"]
-    for table, keys in SYNTHETIC_TABLES.items():
+    for table, keys in STATS_TABLES.items():
         rows_a, rows_b = _rows(a, table, keys), _rows(b, table, keys)
-        assert rows_a == rows_b, table
-    recent = {r[S.SNAPSHOT]: r for r in _rows(a, "snapshot_stats", [S.SNAPSHOT])}
+        assert len(rows_a) == len(rows_b) and rows_a, table
+        for ra, rb in zip(rows_a, rows_b):
+            assert ra == rb, (table, {c: (ra[c], rb.get(c)) for c in ra if ra[c] != rb.get(c)})
+
+
+def test_reuse_of_an_earlier_snapshot_audited_later_is_measured(two_orders):
+    """Newest first: the 2024 snapshot was audited with no earlier snapshot in the warehouse; once 2021 landed,
+    its reuse columns were refreshed to the planted reuse (exact copies and lightly edited reposts)."""
+    truth = two_orders["truth"]["snapshots"][RECENT]["domains"]
+    rows = [r for r in _rows(two_orders["newest_first"], "domain_stats", [S.SNAPSHOT, S.REGISTERED_DOMAIN])
+            if r[S.SNAPSHOT] == RECENT]
+    assert {r[S.REGISTERED_DOMAIN] for r in rows} == set(truth)
+    for r in rows:
+        t = truth[r[S.REGISTERED_DOMAIN]]
+        assert r[S.CROSS_SNAPSHOT_DUP_FRAC] == pytest.approx(t["cross_snapshot_dup_frac"], abs=1e-9)
+        assert r[S.CROSS_SNAPSHOT_NEAR_DUP_FRAC] == pytest.approx(t["cross_snapshot_near_dup_frac"], abs=0.05)
+    assert sum(r[S.N_CROSS_SNAPSHOT_DUP_DOCS] for r in rows) > 0
+    assert sum(r[S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS] for r in rows) > 0
+    year = {r[S.YEAR]: r for r in _rows(two_orders["newest_first"], "year_stats", [S.YEAR])}[2024]
+    assert year[S.N_CROSS_SNAPSHOT_DUP_DOCS] == sum(r[S.N_CROSS_SNAPSHOT_DUP_DOCS] for r in rows)
+    hashes = read_table_arrow(two_orders["newest_first"], "doc_hashes").to_pylist()
+    assert len([h for h in hashes if h[S.SNAPSHOT] == RECENT]) == sum(r[S.N_DOCS] for r in rows)
+
+
+def test_synthetic_baselines_after_either_order(two_orders):
+    a, b = two_orders["oldest_first"], two_orders["newest_first"]
+    recent = {r[S.SNAPSHOT]: r for r in _rows(a, "snapshot_stats", [S.SNAPSHOT], S.SYNTHETIC_COLUMNS)}
     # the post-LLM snapshot is measured against the vintage one (in the newest-first order: once it was audited,
     # by the refresh); the vintage snapshot has no other vintage documents: the labeled baseline
     assert recent[RECENT][S.SYNTHETIC_BASELINE] in ("vintage", "vintage-domain")
@@ -55,7 +82,8 @@ def test_synthetic_numbers_do_not_depend_on_the_order_of_audits(two_orders):
     assert recent[RECENT][S.MARKER_EXCESS_LB] is not None
     planted = two_orders["truth"]["snapshots"][RECENT]["synthetic_ratio"]
     assert recent[RECENT][S.SYNTHETIC_RATIO] == pytest.approx(planted, abs=0.08)
-    domains = [r for r in _rows(a, "domain_stats", [S.SNAPSHOT, S.REGISTERED_DOMAIN]) if r[S.SNAPSHOT] == RECENT]
+    domains = [r for r in _rows(a, "domain_stats", [S.SNAPSHOT, S.REGISTERED_DOMAIN], S.SYNTHETIC_COLUMNS)
+               if r[S.SNAPSHOT] == RECENT]
     assert {r[S.SYNTHETIC_BASELINE] for r in domains} == {"vintage-domain"}
     assert all(r[S.SYNTHETIC_BASELINE_N_DOCS] > 0 for r in domains)
     # the refresh was validated like an audit

@@ -20,7 +20,7 @@ def table(wh, name):
 def test_job_succeeds_and_writes_every_table(audited):
     assert audited["rc"] == 0
     for name in ("domain_stats", "snapshot_stats", "audit_runs", "ingest_errors", "content_hashes", "doc_signatures",
-                 "doc_scores", "year_stats"):
+                 "doc_hashes", "doc_scores", "year_stats"):
         assert read_table_arrow(audited["wh"], name).num_rows > 0, name
     runs = table(audited["wh"], "audit_runs")
     assert sorted(r["status"] for r in runs) == ["succeeded"] * 3

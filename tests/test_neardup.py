@@ -123,6 +123,46 @@ def test_cross_snapshot_matches_use_signature_agreement(spark):
     assert got == ["n1"]
 
 
+def test_reuse_refresh_on_paper(spark):
+    """A published snapshot's reuse re-measured from its kept hashes and signatures: exact reuse from the hashes'
+    first snapshots (a hash first seen in the snapshot itself or later is not reuse), near reuse by signature
+    agreement, shares per domain and pooled; the stats rows get the new columns, the rest unchanged."""
+    from crawlaudit import audit
+
+    snap = "CC-MAIN-2024-22"
+    hashes = spark.createDataFrame(
+        [(snap, "n1", "a.com", "h1"), (snap, "n2", "a.com", "h2"), (snap, "n3", "a.com", None),
+         (snap, "n4", "b.com", "h4")], "snapshot string, doc_id string, registered_domain string, content_hash string")
+    prior_hashes = spark.createDataFrame([("h1", "CC-MAIN-2019-35"), ("h4", "CC-MAIN-2021-04")],
+                                         "content_hash string, first_snapshot string")
+    base = list(range(16))
+    signatures = spark.createDataFrame([("n1", base), ("n2", base[:14] + [90, 91]), ("n4", list(range(200, 216)))],
+                                       SIG)
+    prior_signatures = spark.createDataFrame([("old1", base)], SIG)
+    params = NearDupParams(hasher=MinHasher(num_perm=16), threshold=0.8, bands=4, rows=4, bucket_window=10,
+                           max_component_rounds=10)
+    flags = audit.reuse_flags(hashes, prior_hashes, signatures, prior_signatures, params)
+    got = {r.doc_id: (r[S.IS_CROSS_SNAPSHOT_DUP], r[S.IS_CROSS_SNAPSHOT_NEAR_DUP]) for r in flags.collect()}
+    assert got == {"n1": (True, True), "n2": (False, True), "n3": (False, False), "n4": (True, False)}
+    by_domain = {r[S.REGISTERED_DOMAIN]: r.asDict() for r in
+                 flags.transform(audit.reuse_stats([S.SNAPSHOT, S.REGISTERED_DOMAIN])).collect()}
+    assert [by_domain["a.com"][c] for c in S.REUSE_COLUMNS] == [1, pytest.approx(1 / 3), 2, pytest.approx(2 / 3)]
+    assert [by_domain["b.com"][c] for c in S.REUSE_COLUMNS] == [1, 1.0, 0, 0.0]
+    pooled = flags.transform(audit.reuse_stats([S.SNAPSHOT])).first()
+    assert [pooled[c] for c in S.REUSE_COLUMNS] == [2, 0.5, 2, 0.5]
+    stale = spark.createDataFrame([(snap, "a.com", 3, 0, 0.0, 0, 0.0, "r1"), (snap, "b.com", 1, 0, 0.0, 0, 0.0, "r1")],
+                                  f"snapshot string, registered_domain string, n_docs long, {S.N_CROSS_SNAPSHOT_DUP_DOCS} "
+                                  f"long, {S.CROSS_SNAPSHOT_DUP_FRAC} double, {S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS} long, "
+                                  f"{S.CROSS_SNAPSHOT_NEAR_DUP_FRAC} double, run_id string")
+    fresh = stale.transform(audit.with_replaced_columns(
+        flags.transform(audit.reuse_stats([S.SNAPSHOT, S.REGISTERED_DOMAIN])), [S.SNAPSHOT, S.REGISTERED_DOMAIN],
+        S.REUSE_COLUMNS))
+    assert fresh.columns == stale.columns
+    rows = {r[S.REGISTERED_DOMAIN]: r for r in fresh.collect()}
+    assert rows["a.com"][S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS] == 2 and rows["a.com"]["n_docs"] == 3
+    assert rows["b.com"][S.N_CROSS_SNAPSHOT_DUP_DOCS] == 1 and rows["b.com"]["run_id"] == "r1"
+
+
 def test_cross_snapshot_buckets_are_capped_but_still_match(spark):
     """A template seen 6 times before: only bucket_window earlier copies per bucket are compared, and one
     verified match is enough."""

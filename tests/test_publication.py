@@ -26,8 +26,8 @@ from crawlaudit.tables import read_table_arrow
 from tests.e2e import DAMAGED, ROOT
 
 SNAP = "CC-MAIN-2021-31"
-PUBLISHED = ("domain_stats", "snapshot_stats", "year_stats", "doc_signatures", "doc_scores", "token_samples",
-             "ingest_errors", "content_hashes")
+PUBLISHED = ("domain_stats", "snapshot_stats", "year_stats", "doc_signatures", "doc_hashes", "doc_scores",
+             "token_samples", "ingest_errors", "content_hashes")
 
 
 def copy_warehouse(src: str, dst: Path) -> str:
@@ -62,7 +62,7 @@ def source(audited, tmp_path_factory):
 def frames(spark, wh: str, snapshot: str = SNAP) -> dict:
     """A snapshot's published results, as the job stages them (materialized: later writes do not change them)."""
     out = {t: spark.read.format("delta").load(f"{wh}/{t}").where(F.col("snapshot") == snapshot)
-           for t in ("domain_stats", "snapshot_stats", "doc_signatures", "doc_scores", "token_samples",
+           for t in ("domain_stats", "snapshot_stats", "doc_signatures", "doc_hashes", "doc_scores", "token_samples",
                      "ingest_errors")}
     out["content_hashes"] = spark.read.format("delta").load(f"{wh}/content_hashes").where(
         F.col("first_snapshot") == snapshot)
@@ -71,7 +71,7 @@ def frames(spark, wh: str, snapshot: str = SNAP) -> dict:
     return {t: df.localCheckpoint() for t, df in out.items()}
 
 
-GATED = ("doc_signatures", "doc_scores", "domain_stats", "snapshot_stats")   # what the suites read
+GATED = ("doc_signatures", "doc_hashes", "doc_scores", "domain_stats", "snapshot_stats")   # what the suites read
 
 
 def stage_and_validate(spark, gate, wh: str, f: dict, snapshot: str = SNAP, n_docs_with_tokens: int | None = None,
@@ -145,6 +145,8 @@ VIOLATIONS = [
      ("domain_stats", "ordered:near_dup_removable_frac<=near_dup_frac")),
     ("lost signatures", lambda f: {**f, "doc_signatures": f["doc_signatures"].limit(10)},
      ("consistency", "equal:n_signature_rows==n_docs_with_tokens")),
+    ("lost document hashes", lambda f: {**f, "doc_hashes": f["doc_hashes"].limit(10)},
+     ("consistency", "equal:n_hash_rows==snapshot_n_docs")),
     ("year fraction 1.3", lambda f: {**f, "year_stats": _set(f["year_stats"], "dup_line_frac", F.lit(1.3))},
      ("year_stats", "between[0,1]:dup_line_frac")),
 ]

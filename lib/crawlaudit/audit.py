@@ -31,8 +31,6 @@ def flag_near_duplicates(flagged: DataFrame, docs: DataFrame, signals: DataFrame
     signals. ``signals``: ``signals.document_signals`` of ``docs``; ``prior_signatures``: doc_id, signature of
     the earlier snapshots (same minhash_params)."""
     edges = neardup.near_dup_edges(docs, signals, params)
-    cross = signals.transform(neardup.cross_snapshot_matches(prior_signatures, params)).withColumn(
-        S.IS_CROSS_SNAPSHOT_NEAR_DUP, F.lit(True))
     lines = (
         signals.join(flagged.select(S.SNAPSHOT, S.DOC_ID), S.DOC_ID)
         .transform(repetition.with_line_dup_counts(line_min_repeats))
@@ -40,10 +38,50 @@ def flag_near_duplicates(flagged: DataFrame, docs: DataFrame, signals: DataFrame
     )
     return (
         flagged.transform(neardup.with_near_dup_flags(edges, params.max_component_rounds))
-        .join(cross, S.DOC_ID, "left")
-        .withColumn(S.IS_CROSS_SNAPSHOT_NEAR_DUP, F.coalesce(F.col(S.IS_CROSS_SNAPSHOT_NEAR_DUP), F.lit(False)))
+        .transform(_with_cross_snapshot_near_dup_flag(signals, prior_signatures, params))
         .join(lines, S.DOC_ID, "left")
     )
+
+
+def _with_cross_snapshot_near_dup_flag(signatures: DataFrame, prior_signatures: DataFrame, params: NearDupParams
+                                       ) -> Callable[[DataFrame], DataFrame]:
+    """+ is_cross_snapshot_near_dup: the document (doc_id) has a near-duplicate among ``prior_signatures``.
+    ``signatures``: doc_id, signature of the documents being flagged."""
+    cross = signatures.transform(neardup.cross_snapshot_matches(prior_signatures, params)).withColumn(
+        S.IS_CROSS_SNAPSHOT_NEAR_DUP, F.lit(True))
+    return lambda rows: rows.join(cross, S.DOC_ID, "left").withColumn(
+        S.IS_CROSS_SNAPSHOT_NEAR_DUP, F.coalesce(F.col(S.IS_CROSS_SNAPSHOT_NEAR_DUP), F.lit(False)))
+
+
+def doc_hash_rows(flagged: DataFrame) -> DataFrame:
+    """The ``doc_hashes`` rows of a snapshot (every document, its content hash null when it has no text)."""
+    return flagged.select(*S.DOC_HASHES_COLUMNS)
+
+
+def reuse_flags(doc_hashes: DataFrame, prior_hashes: DataFrame, signatures: DataFrame, prior_signatures: DataFrame,
+                params: NearDupParams) -> DataFrame:
+    """A published snapshot's documents (``doc_hashes`` rows) with is_cross_snapshot_dup and
+    is_cross_snapshot_near_dup against the earlier snapshots as the warehouse holds them now: what an audit
+    flags, recomputed from the kept hashes and ``signatures`` (its doc_signatures: doc_id, signature) without
+    re-reading the crawl."""
+    return (doc_hashes.transform(dedup.with_cross_snapshot_flag(prior_hashes))
+            .transform(_with_cross_snapshot_near_dup_flag(signatures, prior_signatures, params)))
+
+
+def reuse_stats(keys: list[str]) -> Callable[[DataFrame], DataFrame]:
+    """keys + ``schemas.REUSE_COLUMNS`` (shares of the group's documents). Columns in: keys, the two flags."""
+
+    def transform(flags: DataFrame) -> DataFrame:
+        n = F.count(F.lit(1))
+        return (flags.groupBy(*keys).agg(
+            n.alias("_n"),
+            F.sum(F.col(S.IS_CROSS_SNAPSHOT_DUP).cast("long")).alias(S.N_CROSS_SNAPSHOT_DUP_DOCS),
+            F.sum(F.col(S.IS_CROSS_SNAPSHOT_NEAR_DUP).cast("long")).alias(S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS))
+            .withColumn(S.CROSS_SNAPSHOT_DUP_FRAC, F.col(S.N_CROSS_SNAPSHOT_DUP_DOCS) / F.col("_n"))
+            .withColumn(S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, F.col(S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS) / F.col("_n"))
+            .select(*keys, *S.REUSE_COLUMNS))
+
+    return transform
 
 
 def doc_signature_rows(flagged: DataFrame, signals: DataFrame, params: NearDupParams) -> DataFrame:
@@ -83,17 +121,23 @@ def with_unscored_count(rows: DataFrame) -> DataFrame:
     return rows.withColumn(S.N_DOCS_SCORED, scored).withColumn(S.N_DOCS_UNSCORED, F.col(S.N_DOCS) - scored)
 
 
+def with_replaced_columns(new_rows: DataFrame, keys: list[str], columns: list[str]) -> Callable[[DataFrame], DataFrame]:
+    """Published stats rows with ``columns`` replaced by those of ``new_rows`` (keys + columns; a row without a
+    match gets nulls), the other columns and the column order unchanged. Columns in: keys + any."""
+
+    def transform(rows: DataFrame) -> DataFrame:
+        order = list(dict.fromkeys([*rows.columns, *columns]))
+        kept = rows.drop(*[c for c in columns if c in rows.columns])
+        return kept.join(new_rows.select(*keys, *columns), keys, "left").select(*order)
+
+    return transform
+
+
 def with_synthetic_columns(synthetic_rows: DataFrame, keys: list[str]) -> Callable[[DataFrame], DataFrame]:
     """Published stats rows with their ``SYNTHETIC_COLUMNS`` replaced by ``synthetic_rows`` (keys +
     SYNTHETIC_COLUMNS), the other columns and the column order unchanged. Columns in: keys + any."""
-
-    def transform(rows: DataFrame) -> DataFrame:
-        order = list(dict.fromkeys([*rows.columns, *S.SYNTHETIC_COLUMNS]))
-        kept = rows.drop(*[c for c in S.SYNTHETIC_COLUMNS if c in rows.columns])
-        joined = kept.join(synthetic_rows.select(*keys, *S.SYNTHETIC_COLUMNS), keys, "left")
-        return joined.withColumn(S.N_DOCS_SCORED, _n_docs_scored_or_0()).select(*order)
-
-    return transform
+    return lambda rows: (rows.transform(with_replaced_columns(synthetic_rows, keys, S.SYNTHETIC_COLUMNS))
+                         .withColumn(S.N_DOCS_SCORED, _n_docs_scored_or_0()))
 
 
 def doc_score_rows(flagged: DataFrame, scores: DataFrame, detector_name: str) -> DataFrame:

@@ -44,6 +44,7 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
         pub.stage(tables.INGEST_ERRORS, audit.ingest_error_rows(errors, run.run_id))
         pub.stage(tables.CONTENT_HASHES, dedup.first_seen_hashes(docs))
         pub.stage(tables.DOC_SIGNATURES, audit.doc_signature_rows(flagged, doc_signals, near))
+        pub.stage(tables.DOC_HASHES, audit.doc_hash_rows(flagged))
         pub.stage(tables.DOC_SCORES, synthetic.score_rows(flagged, scores))
         pub.stage(tables.TOKEN_SAMPLES, audit.token_sample_rows(docs, cfg.metrics))
         pub.stage(tables.DOMAIN_STATS, audit.domain_stats(flagged, docs, cfg.metrics, run.run_id, by_domain))
@@ -67,28 +68,59 @@ def year_rows(cfg: Config, synthetic: SyntheticStep, snapshot: str, year: int):
                                          synthetic.year_rows(snapshot, year, view))
 
 
-def refresh_synthetic(spark, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate,
-                      snapshots: list[str]) -> list[str]:
-    """Recompute, validate and republish the synthetic columns of the published ``snapshots`` (those an audit fed:
-    ``SyntheticStep.affected_by``), then their years' rows, from doc_scores (no crawl re-read), each once: whatever
-    order the snapshots were audited in, the same published snapshots give the same numbers. The refreshed ones."""
-    if not snapshots:
+def reuse_rows(spark, cfg: Config, snapshot: str):
+    """(per-domain, pooled) ``REUSE_COLUMNS`` of a published snapshot recomputed from its doc_hashes and
+    doc_signatures against the earlier snapshots the warehouse holds now; None (with a warning) when it was
+    audited before doc_hashes existed or with other dedup parameters (re-audit it to refresh it)."""
+    wh, near = cfg.output.warehouse, NearDupParams.from_config(cfg.dedup)
+    hashes = tables.read_snapshot(spark, wh, tables.DOC_HASHES, snapshot)
+    signatures = tables.read_snapshot(spark, wh, tables.DOC_SIGNATURES, snapshot)
+    if hashes is None or signatures is None or hashes.isEmpty() or signatures.where(
+            f"{S.MINHASH_PARAMS} != '{near.hasher.params}'").limit(1).count():
+        log.warning("%s: content reused from earlier snapshots not refreshed (no doc_hashes, or signed with other "
+                    "dedup parameters): re-audit it to measure it against every earlier snapshot", snapshot)
+        return None
+    flags = audit.reuse_flags(hashes, tables.read_prior_hashes(spark, wh, snapshot),
+                              signatures.select(S.DOC_ID, S.SIGNATURE),
+                              tables.read_prior_signatures(spark, wh, snapshot, near.hasher.params), near
+                              ).localCheckpoint()
+    return (flags.transform(audit.reuse_stats([S.SNAPSHOT, S.REGISTERED_DOMAIN])),
+            flags.transform(audit.reuse_stats([S.SNAPSHOT])))
+
+
+def refresh_published(spark, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate,
+                      stale_synthetic: set[str], stale_reuse: set[str]) -> list[str]:
+    """Recompute, validate and republish the columns of published snapshots that this run's audits changed the
+    inputs of, then their years' rows, each snapshot once: the synthetic columns of ``stale_synthetic``
+    (``SyntheticStep.affected_by``, from doc_scores) and the reuse columns of ``stale_reuse`` (later snapshots
+    than one audited, from doc_hashes and doc_signatures). No crawl is re-read; whatever order the snapshots
+    were audited in, the same published snapshots give the same numbers. The refreshed ones."""
+    stale = sorted(set(stale_synthetic) | set(stale_reuse))
+    if not stale:
         return []
     wh = cfg.output.warehouse
     run_id = f"refresh-{uuid.uuid4()}"
-    log.info("refreshing the synthetic estimates of %d published snapshots fed by this run's pre-LLM audits (%s)",
-             len(snapshots), run_id)
+    log.info("refreshing %d published snapshots whose inputs this run's audits changed (synthetic estimates: %s; "
+             "content reused from earlier snapshots: %s) as %s", len(stale), ", ".join(sorted(stale_synthetic)) or "-",
+             ", ".join(sorted(stale_reuse)) or "-", run_id)
     done = []
-    for other in sorted(snapshots):
-        rows = synthetic.refreshed_rows(other)
-        if rows is None:
+    for other in stale:
+        replacements = []   # (per-domain rows, pooled rows, how to put them in)
+        rows = synthetic.refreshed_rows(other) if other in stale_synthetic else None
+        if rows is not None:
+            replacements.append((*rows, audit.with_synthetic_columns))
+        rows = reuse_rows(spark, cfg, other) if other in stale_reuse else None
+        if rows is not None:
+            replacements.append((*rows, lambda new, keys: audit.with_replaced_columns(new, keys, S.REUSE_COLUMNS)))
+        if not replacements:
             continue
-        by_domain, pooled = rows
-        frames = {tables.DOMAIN_STATS: tables.read_snapshot(spark, wh, tables.DOMAIN_STATS, other).transform(
-                      audit.with_synthetic_columns(by_domain, [S.SNAPSHOT, S.REGISTERED_DOMAIN])),
-                  tables.SNAPSHOT_STATS: tables.read_snapshot(spark, wh, tables.SNAPSHOT_STATS, other).transform(
-                      audit.with_synthetic_columns(pooled, [S.SNAPSHOT]))}
-        if publish.republish(spark, wh, gate, other, frames, run_id):
+        domain_rows = tables.read_snapshot(spark, wh, tables.DOMAIN_STATS, other)
+        snapshot_rows = tables.read_snapshot(spark, wh, tables.SNAPSHOT_STATS, other)
+        for by_domain, pooled, put in replacements:
+            domain_rows = domain_rows.transform(put(by_domain, [S.SNAPSHOT, S.REGISTERED_DOMAIN]))
+            snapshot_rows = snapshot_rows.transform(put(pooled, [S.SNAPSHOT]))
+        if publish.republish(spark, wh, gate, other, {tables.DOMAIN_STATS: domain_rows,
+                                                      tables.SNAPSHOT_STATS: snapshot_rows}, run_id):
             done.append(other)
     for year in sorted({int(s[8:12]) for s in done}):
         def view(table, year=year):
@@ -96,7 +128,7 @@ def refresh_synthetic(spark, cfg: Config, synthetic: SyntheticStep, gate: qualit
         last = tables.year_snapshots(spark, wh, year)[-1]
         publish.republish(spark, wh, gate, last, {tables.YEAR_STATS: year_rows(cfg, synthetic, last, year)(view)},
                           run_id, year=year)
-    log.info("refreshed the synthetic estimates of %d snapshots: %s", len(done), ", ".join(done))
+    log.info("refreshed %d snapshots: %s", len(done), ", ".join(done))
     return done
 
 
@@ -107,7 +139,8 @@ class Auditor:
         self.spark, self.cfg = spark, cfg
         self.synthetic = SyntheticStep(spark, cfg.synthetic, cfg.output.warehouse)
         self.gate = quality.Gate(cfg.quality, cfg.output.warehouse)
-        self.stale: set[str] = set()   # published snapshots whose synthetic columns this run's audits fed
+        self.stale_synthetic: set[str] = set()   # published snapshots whose synthetic columns this run's audits fed
+        self.stale_reuse: set[str] = set()       # published snapshots later than one this run audited
 
     def audit(self, snapshot: str) -> bool:
         """Audit one snapshot; False (logged, recorded in audit_runs) when it failed or was blocked. The published
@@ -119,19 +152,22 @@ class Auditor:
             return False
         finally:
             self.synthetic.forget()   # its doc_scores may be published: vintage baselines are measured anew
-        self.stale.update(self.synthetic.affected_by(snapshot))
+        self.stale_synthetic.update(self.synthetic.affected_by(snapshot))
+        self.stale_reuse.discard(snapshot)   # just measured against every earlier snapshot
+        self.stale_reuse.update(s for s in tables.published_snapshots(self.spark, self.cfg.output.warehouse)
+                                if s > snapshot)
         return True
 
     def refresh(self) -> list[str]:
-        """Refresh the synthetic columns this run's audits made stale (see ``refresh_synthetic``). A failure is
-        logged, never fatal: the audits stand and the older numbers stay until the next run of a pre-LLM
-        snapshot refreshes them."""
-        stale, self.stale = sorted(self.stale), set()
+        """Refresh the columns this run's audits made stale (see ``refresh_published``). A failure is logged,
+        never fatal: the audits stand and the older numbers stay until a later run refreshes them."""
+        synthetic, reuse = self.stale_synthetic, self.stale_reuse
+        self.stale_synthetic, self.stale_reuse = set(), set()
         try:
-            return refresh_synthetic(self.spark, self.cfg, self.synthetic, self.gate, stale)
+            return refresh_published(self.spark, self.cfg, self.synthetic, self.gate, synthetic, reuse)
         except Exception as e:  # noqa: BLE001 - see the docstring
-            log.error("synthetic estimates of %s not refreshed (%s: %s); rerun one of this run's pre-%d snapshots "
-                      "to refresh them", ", ".join(stale), type(e).__name__, e, self.cfg.synthetic.vintage_before_year)
+            log.error("%s not refreshed (%s: %s); rerun this run's earliest snapshot to refresh them",
+                      ", ".join(sorted(synthetic | reuse)), type(e).__name__, e)
             return []
 
     def audit_all(self, snapshots: list[str]) -> list[str]:

@@ -33,7 +33,7 @@ from crawlaudit.expectations import Outcome
 log = logging.getLogger(__name__)
 
 # publication order: the history later audits read, then the per-snapshot tables, year_stats last
-SNAPSHOT_TABLES = (tables.DOC_SIGNATURES, tables.DOC_SCORES, tables.TOKEN_SAMPLES, tables.INGEST_ERRORS,
+SNAPSHOT_TABLES = (tables.DOC_SIGNATURES, tables.DOC_HASHES, tables.DOC_SCORES, tables.TOKEN_SAMPLES, tables.INGEST_ERRORS,
                    tables.DOMAIN_STATS, tables.SNAPSHOT_STATS)
 YEAR_ATTEMPTS = 6
 
@@ -106,7 +106,8 @@ class Publication:
         out += self._stage_year()
         out += self.gate.validate(quality.CONSISTENCY, quality.consistency_frame(
             self.spark, self.gate, self.snapshot, staged[tables.DOMAIN_STATS], staged[tables.SNAPSHOT_STATS],
-            staged[tables.DOC_SIGNATURES], staged.get(tables.DOC_SCORES), n_docs_with_tokens), run_id)
+            staged[tables.DOC_SIGNATURES], staged.get(tables.DOC_SCORES), n_docs_with_tokens,
+            staged.get(tables.DOC_HASHES)), run_id)
         previous = tables.previous_snapshot_row(self.spark, self.wh, self.snapshot)
         current = staged[tables.SNAPSHOT_STATS].first()
         current = current.asDict() if current is not None else None
@@ -212,9 +213,10 @@ def revalidate(spark: SparkSession, warehouse: str, gate: quality.Gate, table: s
     if table == "all":
         signatures = tables.read_snapshot(spark, warehouse, tables.DOC_SIGNATURES, snapshot)
         scores = tables.read_snapshot(spark, warehouse, tables.DOC_SCORES, snapshot)
+        hashes = tables.read_snapshot(spark, warehouse, tables.DOC_HASHES, snapshot)
         out += gate.validate(quality.CONSISTENCY, quality.consistency_frame(
             spark, gate, snapshot, frames[tables.DOMAIN_STATS], frames[tables.SNAPSHOT_STATS],
-            signatures, scores, None), run_id)
+            signatures, scores, None, hashes if hashes is not None and not hashes.isEmpty() else None), run_id)
     tables.append_rows(quality.outcome_rows(spark, out, run_id, snapshot), warehouse, tables.VALIDATION_RESULTS)
     return run_id, out
 

@@ -79,7 +79,7 @@ def _one_row(spark: SparkSession, suite_columns: dict, row: dict) -> DataFrame:
 
 def consistency_frame(spark: SparkSession, gate: Gate, snapshot: str, domain_stats: DataFrame,
                       snapshot_stats: DataFrame, doc_signatures: DataFrame | None, doc_scores: DataFrame | None,
-                      n_docs_with_tokens: int | None) -> DataFrame:
+                      n_docs_with_tokens: int | None, doc_hashes: DataFrame | None = None) -> DataFrame:
     """One row of the counts that must agree between one snapshot's tables (suite ``consistency``). A count
     given as None is left null, and the checks comparing it are skipped (re-validation has no documents)."""
     d = domain_stats.agg(F.count(F.lit(1)).alias("rows"), F.sum(S.N_DOCS).alias("docs")).first()
@@ -90,6 +90,7 @@ def consistency_frame(spark: SparkSession, gate: Gate, snapshot: str, domain_sta
         "domain_n_docs": d["docs"], "snapshot_n_domains": s["domains"], "n_domain_rows": d["rows"],
         "n_signature_rows": doc_signatures.count() if doc_signatures is not None else None,
         "n_docs_with_tokens": n_docs_with_tokens,
+        "n_hash_rows": doc_hashes.count() if doc_hashes is not None else None,
         "n_score_rows": doc_scores.count() if doc_scores is not None else 0, "snapshot_n_docs_scored": s["scored"],
     })
 

@@ -3,6 +3,8 @@
 - ``domain_stats``, ``snapshot_stats``, ``ingest_errors``: partitioned by snapshot; an audit replaces its
   snapshot's partition with ``replaceWhere`` (a rerun leaves no duplicate rows).
 - ``doc_signatures``: each snapshot's MinHash signatures, partitioned by snapshot, read by later audits.
+- ``doc_hashes``: each snapshot's content hashes per document, partitioned by snapshot, read when a snapshot's
+  reuse of earlier ones is refreshed.
 - ``content_hashes``: MERGE, keeping for each hash the earliest snapshot that contained it.
 - ``audit_runs``: MERGE on run_id (the row goes from running to succeeded, failed or validation_failed).
 - ``validation_results``: appended, one row per expectation per validation (partitioned by snapshot).
@@ -33,6 +35,7 @@ AUDIT_RUNS = "audit_runs"
 YEAR_STATS = "year_stats"
 TOKEN_SAMPLES = "token_samples"
 DOC_SIGNATURES = "doc_signatures"
+DOC_HASHES = "doc_hashes"
 DOC_SCORES = "doc_scores"
 VALIDATION_RESULTS = "validation_results"
 
