@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Near-duplicate detection throughput: crawlaudit's Spark pipeline against a datasketch baseline.
 
-On N generated documents (the planted corpus: near-duplicate families, exact copies, boilerplate), all in the
+On N generated documents (the planted corpus: near-duplicate families, exact copies, site templates), all in the
 same run:
   parse-only     FastWARC reading the same documents from a WET file (the floor every stage is compared with)
   datasketch     single process: shingles → MinHash (update_batch) → MinHashLSH insert + query, same threshold

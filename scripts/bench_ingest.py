@@ -5,7 +5,11 @@ Generates (or reuses) a planted corpus of at least --docs documents in one snaps
   1. parse-only   FastWARC over the files, reading every conversion record's bytes (the floor to compare to);
   2. ingest pass  crawlaudit.ingest.parse_file (member-level inflation, checks, UTF-8, hash, tokens, PSL),
                   in --procs worker processes;
-  3. full audit   jobs/audit_snapshot.py's audit of the snapshot on Spark local[--procs], Delta writes included.
+  3. + templates  the ingest pass, then the template pass in Python on each file's pages (normalized line
+                  hashes, template lines per domain, main content and its hash): the difference to 2. is the
+                  template pass's cost per document;
+  4. full audit   jobs/audit_snapshot.py's audit of the snapshot on Spark local[--procs], Delta writes included;
+  5. the same with dedup.templates false (whole pages): the audit's cost of templates in the same run.
 Prints docs/s, MB/s (compressed input), the ratios to the parse-only baseline, and peak memory.
 
     .venv/bin/python scripts/bench_ingest.py --docs 50000 --out bench_out
@@ -55,6 +59,35 @@ def ingest_pass(path: str) -> int:
     return sum(1 for r in ingest.parse_file(path, SNAPSHOT, InputConfig()) if r["row_kind"] == "doc")
 
 
+def template_pass(path: str) -> int:
+    """The ingest pass, then what templates add per page (one file's pages stand for each domain's)."""
+    import numpy as np
+
+    from crawlaudit import ingest, templates
+    from crawlaudit.config import InputConfig
+    from crawlaudit.minhash import token_hashes
+    from crawlaudit.repetition import split_lines
+
+    docs = [r for r in ingest.parse_file(path, SNAPSHOT, InputConfig()) if r["row_kind"] == "doc"]
+    params = templates.TemplateParams()
+    lines = [set(token_hashes(split_lines(d["text"])[1]).view(np.int64).tolist()) for d in docs]
+    by_domain: dict[str, list[int]] = {}
+    for i, d in enumerate(docs):
+        by_domain.setdefault(d["registered_domain"], []).append(i)
+    found = {}
+    for domain, idx in by_domain.items():
+        pages = {docs[i]["content_hash"]: lines[i] for i in idx if docs[i]["content_hash"]}
+        counts: dict[int, int] = {}
+        for hs in pages.values():
+            for h in hs:
+                counts[h] = counts.get(h, 0) + 1
+        if len(pages) >= params.min_docs:
+            need = params.threshold(len(pages))
+            found[domain] = sorted(h for h, c in counts.items() if c >= need)
+    templates.main_contents([d["text"] for d in docs], [found.get(d["registered_domain"]) for d in docs])
+    return len(docs)
+
+
 def timed_pool(fn, files: list[Path], procs: int) -> tuple[int, float]:
     t = time.perf_counter()
     with mp.get_context("fork").Pool(procs) as pool:
@@ -62,7 +95,7 @@ def timed_pool(fn, files: list[Path], procs: int) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
-def full_audit(corpus: Path, warehouse: Path, procs: int) -> tuple[int, float]:
+def full_audit(corpus: Path, warehouse: Path, procs: int, templates: bool = True) -> tuple[int, float]:
     from crawlaudit import session
     from crawlaudit.pipeline import Auditor
     from crawlaudit.config import load_config
@@ -70,7 +103,7 @@ def full_audit(corpus: Path, warehouse: Path, procs: int) -> tuple[int, float]:
 
     cfg = load_config(ROOT / "conf" / "local.yaml", [
         f"input.manifest={corpus}/crawl-data/{{snapshot}}/wet.paths.gz", f"input.base_url={corpus}",
-        f"output.warehouse={warehouse}", f"spark.master=local[{procs}]",
+        f"output.warehouse={warehouse}", f"spark.master=local[{procs}]", f"dedup.templates={str(templates).lower()}",
     ])
     with session.spark_session(cfg.spark) as spark:
         spark.range(1).count()  # JVM warm-up outside the timing
@@ -115,15 +148,23 @@ def main(argv=None) -> int:
     rows.append(("parse-only (FastWARC)", n, s))
     n, s = timed_pool(ingest_pass, files, args.procs)
     rows.append(("crawlaudit ingest pass", n, s))
+    n, s_templates = timed_pool(template_pass, files, args.procs)
+    rows.append(("ingest + template pass", n, s_templates))
+    template_ms = (s_templates - s) * args.procs / n * 1000
     if not args.skip_spark:
-        wh = out / "warehouse"
-        shutil.rmtree(wh, ignore_errors=True)
-        n, s, jvm_peak_mb = full_audit(corpus, wh, args.procs)
-        rows.append(("full audit (Spark + Delta)", n, s))
+        for name, on in (("full audit (Spark + Delta)", True), ("full audit, templates off", False)):
+            wh = out / "warehouse"
+            shutil.rmtree(wh, ignore_errors=True)
+            n, s, peak = full_audit(corpus, wh, args.procs, on)
+            jvm_peak_mb = max(jvm_peak_mb or 0, peak or 0) or None
+            rows.append((name, n, s))
 
     print(f"{'stage':28}{'docs':>9}{'seconds':>9}{'docs/s':>10}{'MB/s':>8}{'vs parse':>10}")
     for name, n, s in rows:
         print(f"{name:28}{n:>9}{s:>9.1f}{n / s:>10.0f}{mb / s:>8.1f}{(n / s) / base:>10.3f}")
+    print(f"template pass: {template_ms:.3f} ms per document per core (ingest + template pass minus ingest pass)")
+    if not args.skip_spark:
+        print(f"full audit with templates / without: {rows[-2][2] / rows[-1][2]:.2f}x the time")
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: driver python {self_mb:.0f} MB, largest pool worker {child_mb:.0f} MB"

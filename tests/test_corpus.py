@@ -72,3 +72,34 @@ def test_planted_ai_share_follows_the_schedule(tmp_path):
         assert abs(r["synthetic_ratio"] - r["planted_ai_share"]) < 0.2
         if r["planted_ai_share"] == 0:
             assert r["synthetic_ratio"] == 0
+
+
+def test_every_page_wears_its_sites_template_and_redesigns_break_whole_page_reuse():
+    """Pages are articles wrapped in the domain's template of the year: the footer's year changes every year, the
+    design every TEMPLATE_REDESIGN_YEARS years. An article reused across a redesign has another whole-page hash (and
+    across a plain year change the same one: the footer's digits normalize away), the same article hash."""
+    from crawlaudit.corpus import _Generator, site_template
+    from crawlaudit.text import content_hash
+
+    spec = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2020-34", "CC-MAIN-2021-31"), n_domains=6,
+                      docs_per_domain=(30, 40), seed=5)
+    gen = _Generator(spec)
+    pages = {s: gen.snapshot_docs(s, i) for i, s in enumerate(spec.snapshots)}
+    redesigned = same_design = 0
+    for d in gen.domains:
+        first = site_template(d, 2019)
+        for year, snapshot in ((2020, "CC-MAIN-2020-34"), (2021, "CC-MAIN-2021-31")):
+            now = site_template(d, year)
+            assert f"© {year} {d.name}." in now[1] and "Skip to content" in now[0]
+            mine = [p for p in pages[snapshot] if p.domain == d.registered_domain]
+            assert all(p.text.startswith(now[0] + "\n") and p.text.endswith("\n" + now[1]) for p in mine)
+            earlier = {p.content_id: p for p in pages["CC-MAIN-2019-35"] if p.domain == d.registered_domain}
+            for p in (p for p in mine if p.content_id in earlier):
+                assert content_hash(p.article) == content_hash(earlier[p.content_id].article)
+                moved = content_hash(p.text) != content_hash(earlier[p.content_id].text)
+                assert moved == (now[0] != first[0])
+                redesigned += moved
+                same_design += not moved
+    assert redesigned > 0 and same_design > 0
+    plain = _Generator(CorpusSpec(**{**spec.__dict__, "templates": False}))
+    assert all(p.text == p.article for p in plain.snapshot_docs("CC-MAIN-2019-35", 0))

@@ -60,6 +60,8 @@ def test_duplication_matches_planted_truth(audited):
         t = truth[r["snapshot"]]["domains"][r["registered_domain"]]
         assert r["n_docs"] == t["n_docs"]
         assert r["year"] == int(r["snapshot"][8:12])
+        # every page wears its site's template: 6 of its lines; no page is template only
+        assert 0.2 < r["template_line_frac"] < 0.8 and r["n_docs_template_only"] == 0
         if r["n_docs"] >= 50:
             assert r["exact_dup_frac"] == pytest.approx(t["exact_dup_frac"], abs=0.01)
             assert r["cross_snapshot_dup_frac"] == pytest.approx(t["cross_snapshot_dup_frac"], abs=0.01)

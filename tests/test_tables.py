@@ -32,23 +32,38 @@ def test_replace_snapshot_refuses_anything_but_a_snapshot_id(spark, tmp_path):
         tables.replace_snapshot(df, str(tmp_path), "t", "x' OR '1'='1")
 
 
-def test_content_hashes_keep_the_earliest_snapshot_whatever_the_audit_order(spark, tmp_path):
+def test_content_hashes_keep_the_earliest_snapshot_whatever_the_audit_order(spark, tmp_path, caplog):
+    """Earliest snapshot per (hash, hashed text); a table from before hashed_text existed (whole-page hashes) gains
+    the column, its rows read as page hashes and are never compared with main-content ones."""
     wh = str(tmp_path)
-    schema = "content_hash string, first_snapshot string, first_url string"
+    spark.createDataFrame([("h1", "CC-MAIN-2021-31", "https://old/1"), ("h2", "CC-MAIN-2021-31", "https://old/2")],
+                          "content_hash string, first_snapshot string, first_url string").write.format("delta").save(
+        f"{wh}/content_hashes")
+    schema = "content_hash string, first_snapshot string, first_url string, hashed_text string"
     tables.merge_content_hashes(spark, spark.createDataFrame(
-        [("h1", "CC-MAIN-2024-22", "https://late/1"), ("h2", "CC-MAIN-2024-22", "https://late/2")], schema), wh)
+        [("h1", "CC-MAIN-2024-22", "https://late/1", "main"), ("h2", "CC-MAIN-2024-22", "https://late/2", "main")],
+        schema), wh)
     tables.merge_content_hashes(spark, spark.createDataFrame(
-        [("h1", "CC-MAIN-2019-35", "https://early/1"), ("h3", "CC-MAIN-2019-35", "https://early/3")], schema), wh)
+        [("h1", "CC-MAIN-2019-35", "https://early/1", "main"), ("h3", "CC-MAIN-2019-35", "https://early/3", "main")],
+        schema), wh)
     tables.merge_content_hashes(spark, spark.createDataFrame(  # rerun of the later snapshot changes nothing
-        [("h1", "CC-MAIN-2024-22", "https://late/1"), ("h2", "CC-MAIN-2024-22", "https://late/2")], schema), wh)
+        [("h1", "CC-MAIN-2024-22", "https://late/1", "main"), ("h2", "CC-MAIN-2024-22", "https://late/2", "main")],
+        schema), wh)
     assert rows(wh, "content_hashes") == [
-        {"content_hash": "h1", "first_snapshot": "CC-MAIN-2019-35", "first_url": "https://early/1"},
-        {"content_hash": "h2", "first_snapshot": "CC-MAIN-2024-22", "first_url": "https://late/2"},
-        {"content_hash": "h3", "first_snapshot": "CC-MAIN-2019-35", "first_url": "https://early/3"},
+        {"content_hash": "h1", "first_snapshot": "CC-MAIN-2019-35", "first_url": "https://early/1", "hashed_text": "main"},
+        {"content_hash": "h1", "first_snapshot": "CC-MAIN-2021-31", "first_url": "https://old/1", "hashed_text": None},
+        {"content_hash": "h2", "first_snapshot": "CC-MAIN-2021-31", "first_url": "https://old/2", "hashed_text": None},
+        {"content_hash": "h2", "first_snapshot": "CC-MAIN-2024-22", "first_url": "https://late/2", "hashed_text": "main"},
+        {"content_hash": "h3", "first_snapshot": "CC-MAIN-2019-35", "first_url": "https://early/3", "hashed_text": "main"},
     ]
-    prior = tables.read_prior_hashes(spark, wh, "CC-MAIN-2024-22")
-    assert sorted(r.content_hash for r in prior.collect()) == ["h1", "h3"]
-    assert tables.read_prior_hashes(spark, str(tmp_path / "none"), "CC-MAIN-2024-22").count() == 0
+    caplog.set_level("WARNING", logger="crawlaudit.tables")
+    prior = tables.read_prior_hashes(spark, wh, "CC-MAIN-2024-22", "main")
+    assert sorted((r.content_hash, r.first_snapshot) for r in prior.collect()) == [
+        ("h1", "CC-MAIN-2019-35"), ("h3", "CC-MAIN-2019-35")]
+    assert "content_hashes of CC-MAIN-2021-31 hash other text (page)" in caplog.text
+    page = tables.read_prior_hashes(spark, wh, "CC-MAIN-2024-22", "page")
+    assert sorted(r.content_hash for r in page.collect()) == ["h1", "h2"]
+    assert tables.read_prior_hashes(spark, str(tmp_path / "none"), "CC-MAIN-2024-22", "main").count() == 0
 
 
 def test_run_log_goes_from_running_to_final_status(spark, tmp_path):

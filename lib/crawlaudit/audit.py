@@ -6,30 +6,44 @@ from typing import Callable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from crawlaudit import dedup, entropy, neardup, repetition, synthetic
+from crawlaudit import dedup, entropy, neardup, repetition, synthetic, templates
 from crawlaudit import schemas as S
 from crawlaudit.config import MetricsConfig
 from crawlaudit.neardup import NearDupParams
 from crawlaudit.domains import snapshot_year
 
 
-FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.CONTENT_HASH, S.URL, S.N_TOKENS, S.N_CHARS]
+FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.URL, S.N_TOKENS, S.N_CHARS]
+MAIN_COLUMNS = [S.DOC_ID, S.CONTENT_HASH, S.N_TEMPLATE_LINES, S.HAS_MAIN_CONTENT]
 
 
-def flag_documents(docs: DataFrame, prior_hashes: DataFrame) -> DataFrame:
-    """Narrow document rows (no text: the joins never shuffle it) with is_exact_dup and is_cross_snapshot_dup.
+def flag_documents(docs: DataFrame, main: DataFrame, prior_hashes: DataFrame) -> DataFrame:
+    """Narrow document rows (no text: the joins never shuffle it) with their main content's content_hash,
+    n_template_lines, has_main_content, is_exact_dup and is_cross_snapshot_dup.
 
-    Columns in: ``FLAG_INPUT_COLUMNS``. Columns out: the same + the two flags.
+    Columns in: docs: ``FLAG_INPUT_COLUMNS``; main: ``MAIN_COLUMNS`` (``templates.main_documents``).
     """
-    narrow = docs.select(*FLAG_INPUT_COLUMNS)
+    narrow = docs.select(*FLAG_INPUT_COLUMNS).join(main.select(*MAIN_COLUMNS), S.DOC_ID)
     return narrow.transform(dedup.with_exact_dup_flag).transform(dedup.with_cross_snapshot_flag(prior_hashes))
+
+
+def with_main_signatures(page_signals: DataFrame, main: DataFrame) -> DataFrame:
+    """``signals.document_signals`` rows (line hashes and repetition signals of whole pages) with the signature of
+    each page's main content (``templates.main_documents``)."""
+    return page_signals.drop(S.SIGNATURE).join(main.select(S.DOC_ID, S.SIGNATURE), S.DOC_ID)
+
+
+def content_hash_rows(flagged: DataFrame, hashed_text: str) -> DataFrame:
+    """The snapshot's ``content_hashes`` rows: each main-content hash with its first snapshot and URL."""
+    return dedup.first_seen_hashes(flagged).withColumn(S.HASHED_TEXT, F.lit(hashed_text))
 
 
 def flag_near_duplicates(flagged: DataFrame, docs: DataFrame, signals: DataFrame, prior_signatures: DataFrame,
                          params: NearDupParams, line_min_repeats: int) -> DataFrame:
     """``flagged`` + is_near_dup, component, is_cross_snapshot_near_dup, n_lines, n_dup_lines and the repetition
-    signals. ``signals``: ``signals.document_signals`` of ``docs``; ``prior_signatures``: doc_id, signature of
-    the earlier snapshots (same minhash_params)."""
+    signals. ``docs``: doc_id, text that verification compares (the main contents, ``templates.main_documents``);
+    ``signals``: ``signals.document_signals`` with their signatures; ``prior_signatures``: doc_id, signature of the
+    earlier snapshots (same minhash_params)."""
     edges = neardup.near_dup_edges(docs, signals, params)
     lines = (
         signals.join(flagged.select(S.SNAPSHOT, S.DOC_ID), S.DOC_ID)
@@ -53,9 +67,9 @@ def _with_cross_snapshot_near_dup_flag(signatures: DataFrame, prior_signatures: 
         S.IS_CROSS_SNAPSHOT_NEAR_DUP, F.coalesce(F.col(S.IS_CROSS_SNAPSHOT_NEAR_DUP), F.lit(False)))
 
 
-def doc_hash_rows(flagged: DataFrame) -> DataFrame:
-    """The ``doc_hashes`` rows of a snapshot (every document, its content hash null when it has no text)."""
-    return flagged.select(*S.DOC_HASHES_COLUMNS)
+def doc_hash_rows(flagged: DataFrame, hashed_text: str) -> DataFrame:
+    """The ``doc_hashes`` rows of a snapshot (every document; its main content's hash, null when it has none)."""
+    return flagged.withColumn(S.HASHED_TEXT, F.lit(hashed_text)).select(*S.DOC_HASHES_COLUMNS)
 
 
 def reuse_flags(doc_hashes: DataFrame, prior_hashes: DataFrame, signatures: DataFrame, prior_signatures: DataFrame,
@@ -90,7 +104,7 @@ def doc_signature_rows(flagged: DataFrame, signals: DataFrame, params: NearDupPa
     return (
         flagged.select(S.SNAPSHOT, S.DOC_ID, S.REGISTERED_DOMAIN).join(signals.select(S.DOC_ID, S.SIGNATURE), S.DOC_ID)
         .where(F.col(S.SIGNATURE).isNotNull())
-        .withColumn(S.MINHASH_PARAMS, F.lit(params.hasher.params))
+        .withColumn(S.MINHASH_PARAMS, F.lit(params.signature_params))
         .select(*S.DOC_SIGNATURES_COLUMNS)
     )
 
@@ -158,7 +172,8 @@ def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, ru
     """One row per (snapshot, registered_domain), columns ``schemas.DOMAIN_STATS_COLUMNS``.
     ``synthetic_by_domain``: ``synthetic_rows`` for the same keys."""
     keys = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
-    dup = flagged.transform(dedup.duplication_stats(keys)).join(flagged.transform(neardup.near_dup_stats(keys)), keys)
+    dup = (flagged.transform(dedup.duplication_stats(keys)).join(flagged.transform(neardup.near_dup_stats(keys)), keys)
+           .join(flagged.transform(templates.template_stats(keys)), keys))
     ent = docs.transform(entropy.entropy_at_budget(keys, metrics.entropy_budget_tokens, diversity_params(metrics)))
     return (
         dup.join(ent, keys, "left").join(synthetic_by_domain, keys, "left")
@@ -186,7 +201,8 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
     )
     dup = flagged.transform(dedup.duplication_stats(keys)).join(
         flagged.groupBy(S.SNAPSHOT).agg(F.countDistinct(S.REGISTERED_DOMAIN).alias(S.N_DOMAINS)), keys
-    ).join(flagged.transform(neardup.near_dup_stats(keys)), keys)
+    ).join(flagged.transform(neardup.near_dup_stats(keys)), keys).join(flagged.transform(templates.template_stats(keys)),
+                                                                       keys)
     budget = metrics.snapshot_entropy_budget_tokens
     ent = docs.transform(entropy.entropy_at_budget(keys, budget, diversity_params(metrics)))
     zero = F.lit(0).cast("long")
@@ -195,7 +211,8 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
         .join(synthetic_pooled, keys, "left")
         .fillna(0, subset=[S.N_DOCS_SCORED, S.N_FAILED_FILES, S.N_ERROR_RECORDS, S.N_DOCS, S.N_DOMAINS, S.N_TOKENS, S.N_CHARS_TOTAL,
                            S.N_EXACT_DUP_DOCS, S.N_CROSS_SNAPSHOT_DUP_DOCS, S.N_NEAR_DUP_DOCS, S.N_NEAR_DUP_CLUSTERS,
-                           S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES])
+                           S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES, S.N_TEMPLATE_LINES,
+                           S.N_DOCS_TEMPLATE_ONLY])
         .withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int"))
         .withColumn(S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))
         .withColumn(S.ERROR_FRAC, F.greatest(

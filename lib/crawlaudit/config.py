@@ -118,7 +118,9 @@ class DedupConfig:
     ``bucket_window`` members (all pairs for buckets up to window + 1 documents; a bounded, connected chain for
     the huge buckets of templated pages). ``max_component_rounds``: bound on the large-star/small-star rounds.
     ``line_min_repeats``: a normalized line is a duplicate line when it occurs at least this often in the
-    snapshot (cc_net).
+    snapshot (cc_net). ``templates``: hash, sign and match each page's main content, without the lines its domain
+    repeats across at least max(``template_min_docs``, ``template_min_frac`` × its distinct pages) of its pages in
+    the snapshot (see ``templates``); false: whole pages.
     """
 
     shingle_size: int = field(default=5, metadata=_rng(1, 32))
@@ -130,6 +132,9 @@ class DedupConfig:
     bucket_window: int = field(default=100, metadata=_rng(1))
     max_component_rounds: int = field(default=60, metadata=_rng(2))
     line_min_repeats: int = field(default=3, metadata=_rng(2))
+    templates: bool = True
+    template_min_docs: int = field(default=5, metadata=_rng(2))
+    template_min_frac: float = field(default=0.3, metadata=_rng(0.0, 1.0))
 
 
 SYNTHETIC_METHODS = ("pacc", "acc", "mle")

@@ -4,8 +4,10 @@ Each domain draws words from its own vocabulary (size V, Zipf-distributed, expon
 larger planted V has a higher unigram entropy. Per (snapshot, domain) the generator plants exact duplicates
 (copies that differ only in case, white space, digits and punctuation, which the cc_net normalization
 removes), content reused from the domain's earlier snapshots, and a few copies syndicated from another
-domain. The truth in ``ground_truth.json`` is computed from the generator's own content ids, never from the
-audit's hashing, so the audit is checked against something independent of it.
+domain. Every page is wrapped in its domain's site template (header, menu, footer, cookie notice): the footer's
+year changes every year and each domain redesigns its template every few years, so an article recrawled later
+sits in a different page. The truth in ``ground_truth.json`` is computed from the generator's own content ids
+and article texts, never from the audit's hashing, so the audit is checked against something independent of it.
 
 Everything is seeded: the same spec gives byte-identical files.
 """
@@ -38,7 +40,8 @@ DUP_RATES = (0.0, 0.05, 0.12, 0.25, 0.4)
 REUSE_RATES = (0.0, 0.06, 0.15, 0.3)
 NEAR_DUP_RATES = (0.0, 0.1, 0.25, 0.4)        # share of a domain's documents planted in near-duplicate families
 REPOST_RATES = (0.0, 0.08, 0.2)               # lightly edited reposts of the domain's earlier pages
-BOILERPLATE_RATES = (0.0, 0.3, 0.6, 0.9)      # share of a domain's pages carrying its header and footer lines
+TEMPLATE_REDESIGN_YEARS = 3                    # a domain redesigns its site template every 3 years (phase per domain)
+COOKIE_NOTICE = "We use cookies to improve your experience on our site. Accept"
 EDIT_RATE_MAX = 0.06                          # per-word edit probability of a family member: Jaccard ≈ 0.5-1.0
 REPOST_EDIT_RATE = (0.002, 0.008)             # reposts stay clear of the 0.8 threshold (Jaccard ≳ 0.92)
 SHINGLE_SIZE = 5
@@ -63,7 +66,8 @@ _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", 
 class CorpusSpec:
     """What to generate. ``docs_per_domain``: range of a domain's base size (it varies ±20% per snapshot); every
     ``LARGE_DOMAIN_EVERY``-th domain's is drawn from ``large_domain_docs`` instead (None: no large domains).
-    ``ai_share``: the planted share of model-written new content by year (see ``year_ai_share``)."""
+    ``ai_share``: the planted share of model-written new content by year (see ``year_ai_share``). ``templates``:
+    wrap every page in its domain's site template (``site_template``)."""
 
     snapshots: tuple[str, ...] = DEFAULT_SNAPSHOTS
     n_domains: int = 40
@@ -73,6 +77,7 @@ class CorpusSpec:
     seed: int = 1729
     ai_share: tuple[tuple[int, float], ...] = DEFAULT_AI_SHARE
     large_domain_docs: tuple[int, int] | None = LARGE_DOMAIN_DOCS
+    templates: bool = True
 
 
 def parse_ai_share(text: str) -> tuple[tuple[int, float], ...]:
@@ -102,9 +107,10 @@ def year_ai_share(schedule: tuple[tuple[int, float], ...], year: int) -> float:
 @dataclass
 class _Doc:
     content_id: int
-    text: str
+    text: str          # the page as written: the article, wrapped in the domain's template
     url: str
     domain: str
+    article: str = ""  # the article alone (the text before wrapping): what the reuse truth compares
 
 
 @dataclass
@@ -118,8 +124,8 @@ class _Domain:
     syndicates_from: int | None
     near_dup_rate: float = 0.0
     repost_rate: float = 0.0
-    boilerplate_rate: float = 0.0
-    boilerplate: tuple[str, str] = ("", "")
+    name: str = ""
+    template_phase: int = 0
     ai_factor: float = 0.0
     words: list[str] = field(repr=False, default_factory=list)
     weights: np.ndarray | None = field(repr=False, default=None)
@@ -154,13 +160,25 @@ def _domains(spec: CorpusSpec, rng: random.Random, pool: list[str]) -> list[_Dom
             words=rng.sample(pool, v), weights=weights / weights.sum(),
             near_dup_rate=NEAR_DUP_RATES[(i + i // 4) % len(NEAR_DUP_RATES)],
             repost_rate=REPOST_RATES[(i // 2 + 1) % len(REPOST_RATES)],
-            boilerplate_rate=BOILERPLATE_RATES[(i // 2 + 1) % len(BOILERPLATE_RATES)],
+            name=name.capitalize(), template_phase=i % TEMPLATE_REDESIGN_YEARS,
             ai_factor=AI_DOMAIN_FACTORS[(i + i // 5) % len(AI_DOMAIN_FACTORS)],
         )
-        nav = " | ".join(w.capitalize() for w in rng.sample(pool, 6))
-        d.boilerplate = (f"{name.capitalize()} {nav}", f"Copyright {rd} all rights reserved {rng.choice(pool)} {rng.choice(pool)}")
         out.append(d)
     return out
+
+
+def site_template(d: _Domain, year: int) -> tuple[str, str]:
+    """(header, footer) of ``d``'s pages in ``year``: site name and tagline, "Skip to content", a menu; a social
+    line, "© YEAR Name. All rights reserved." and a cookie notice. The design (tagline, menu, social line) changes
+    every TEMPLATE_REDESIGN_YEARS years, at a year that depends on the domain; the footer's year every year."""
+    design = (year + d.template_phase) // TEMPLATE_REDESIGN_YEARS
+    rng = random.Random(f"{d.registered_domain}/design/{design}")
+    menu = " | ".join(w.capitalize() for w in rng.sample(d.words, 6))
+    header = f"{d.name} {rng.choice(d.words).capitalize()} {rng.choice(d.words)}\nSkip to content\n{menu}"
+    social = rng.choice(("Facebook", "Twitter", "Instagram", "Mastodon"))
+    footer = (f"Follow {d.name} on {social} {rng.choice(d.words)}\n© {year} {d.name}. All rights reserved.\n"
+              f"{COOKIE_NOTICE}")
+    return header, footer
 
 
 def _sentences(tokens: list[str], rng: random.Random) -> str:
@@ -253,7 +271,7 @@ class _Generator:
         picks = self.np_rng.integers(len(self.style), size=n)
         return [self.style[picks[j]] if styled[j] else d.words[k] for j, k in enumerate(idx)]
 
-    def _fresh(self, d: _Domain, boilerplate: bool = True, ai: bool | None = None) -> int:
+    def _fresh(self, d: _Domain, ai: bool | None = None) -> int:
         """New content; written by a sample language model with the current planted share (or as ``ai`` says)."""
         cid = self.next_content
         self.next_content += 1
@@ -267,8 +285,6 @@ class _Generator:
         else:
             model = sorted(AI_GENERATORS)[self.rng.randrange(len(AI_GENERATORS))] if ai else None
             text = _sentences(self._words(d, model), self.rng)
-        if boilerplate and self.rng.random() < d.boilerplate_rate:
-            text = f"{d.boilerplate[0]}\n{text}\n{d.boilerplate[1]}"
         self.contents[cid] = text
         return cid
 
@@ -346,6 +362,12 @@ class _Generator:
                         _Doc(cid, _variant(self.contents[cid], self.rng), self._url(d, year), d.registered_domain))
         for rd, cids in new_contents.items():
             self.domain_contents[rd].extend(cids)
+        by_name = {d.registered_domain: d for d in self.domains}
+        for doc in (doc for docs in per_domain.values() for doc in docs):
+            doc.article = doc.text
+            if self.spec.templates:
+                header, footer = site_template(by_name[doc.domain], year)
+                doc.text = f"{header}\n{doc.article}\n{footer}"
         return [doc for docs in per_domain.values() for doc in docs]
 
 
@@ -402,7 +424,7 @@ def _near_dup_truth(snapshots: list[tuple[str, list[_Doc]]]) -> dict:
     earlier: list[np.ndarray] = []
     for snapshot, docs in snapshots:
         doc_lines = [[x for x in (normalize_for_hash(line) for line in d.text.split("\n")) if x] for d in docs]
-        sets = shingle_sets(None, tokens=[" ".join(lines).split() for lines in doc_lines])
+        sets = shingle_sets([d.article or d.text for d in docs])
         i, j, _ = jaccard_pairs(sets, min_jaccard=NEAR_DUP_THRESHOLD)
         n = len(docs)
         has_near = np.zeros(n, bool)
@@ -432,10 +454,11 @@ def _near_dup_truth(snapshots: list[tuple[str, list[_Doc]]]) -> dict:
 
 
 def _family_truth(families: list[list[_Doc]]) -> list[dict]:
-    """Each planted family: its domain, URLs (root first) and the exact Jaccard of each member to the root."""
+    """Each planted family: its domain, URLs (root first) and the exact Jaccard of each member's article to the
+    root's."""
     out = []
     for fam in families:
-        sets = shingle_sets([d.text for d in fam])
+        sets = shingle_sets([d.article or d.text for d in fam])
         jac = [len(np.intersect1d(sets[0], st)) / len(np.union1d(sets[0], st)) for st in sets[1:]]
         out.append({"domain": fam[0].domain, "urls": [d.url for d in fam], "jaccard_to_root": [round(x, 4) for x in jac]})
     return out
@@ -447,15 +470,21 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
     vocab = {d.registered_domain: d for d in domains}
     seen_before: set[int] = set()
     out = {"definitions": {
-        "exact_dup_frac": "share of the domain's documents whose content occurs in >= 2 documents of the snapshot",
-        "cross_snapshot_dup_frac": "share of the domain's documents whose content occurs in an earlier snapshot",
+        "exact_dup_frac": "share of the domain's documents whose article occurs in >= 2 documents of the snapshot",
+        "cross_snapshot_dup_frac": "share of the domain's documents whose article occurs in an earlier snapshot "
+                                   "(whatever template wrapped it there)",
         "vocab_size": "number of word types the domain's generator draws from (Zipf, exponent %.2f)" % ZIPF_EXPONENT,
         "near_dup_frac": "share of the domain's documents with another document of the snapshot at exact Jaccard "
-                         f">= {NEAR_DUP_THRESHOLD} on {SHINGLE_SIZE}-word shingles of the normalized text (brute force)",
+                         f">= {NEAR_DUP_THRESHOLD} on {SHINGLE_SIZE}-word shingles of the normalized article (the "
+                         "page without its site template; brute force)",
         "near_dup_removable_frac": "(documents - clusters among them) / documents; clusters: connected components "
                                    "of the near-duplicate pairs",
-        "cross_snapshot_near_dup_frac": "share of the domain's documents with a near-duplicate in an earlier snapshot",
-        "dup_line_frac": f"share of the domain's normalized lines occurring >= {LINE_MIN_REPEATS} times in the snapshot",
+        "cross_snapshot_near_dup_frac": "share of the domain's documents whose article has a near-duplicate among "
+                                        "the articles of an earlier snapshot",
+        "dup_line_frac": f"share of the domain's normalized lines (whole pages, templates included) occurring >= "
+                         f"{LINE_MIN_REPEATS} times in the snapshot",
+        "template_phase": f"the domain redesigns its site template in the years y with (y + phase) divisible by "
+                          f"{TEMPLATE_REDESIGN_YEARS}; the footer's year changes every year",
         "synthetic_ratio": "share of the domain's documents written by a (sample) language model, copies included",
         "planted_ai_share": "the probability with which new content of the domain was model-written that snapshot",
     }, "ai_share_schedule": {str(y): v for y, v in ai_share}, "snapshots": {}, "years": {}}
@@ -479,7 +508,7 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
                 "planted_reuse_rate": d.reuse_rate,
                 "planted_near_dup_rate": d.near_dup_rate,
                 "planted_repost_rate": d.repost_rate,
-                "planted_boilerplate_rate": d.boilerplate_rate,
+                "template_phase": d.template_phase,
                 "synthetic_ratio": sum(x.content_id in ai_contents for x in ds) / n,
                 "planted_ai_share": min(AI_SHARE_MAX, year_ai_share(ai_share, parse_snapshot(snapshot)[0]) * d.ai_factor),
                 **near[snapshot][rd],
@@ -609,7 +638,7 @@ def generated_texts(n: int, seed: int = 0) -> list[str]:
     long tail, used by ``simulate-collapse`` when no real texts are given."""
     gen = _Generator(CorpusSpec(n_domains=len(VOCAB_LEVELS), seed=seed))
     rich = gen.domains[len(VOCAB_LEVELS) - 1]
-    return [gen.contents[gen._fresh(rich, boilerplate=False)] for _ in range(n)]
+    return [gen.contents[gen._fresh(rich)] for _ in range(n)]
 
 
 def labeled_texts(n_per_domain: int, spec: CorpusSpec = CorpusSpec(), seed: int = 7) -> list[dict]:
@@ -625,9 +654,7 @@ def labeled_texts(n_per_domain: int, spec: CorpusSpec = CorpusSpec(), seed: int 
     for d in gen.domains:
         for i in range(n_per_domain):
             model = writers[i % len(writers)]
-            text = _sentences(gen._words(d, model), gen.rng)
-            if gen.rng.random() < d.boilerplate_rate:
-                text = f"{d.boilerplate[0]}\n{text}\n{d.boilerplate[1]}"
+            text = _sentences(gen._words(d, model), gen.rng)   # articles: the audit scores main contents
             rows.append({"text": text, "label": "human" if model is None else "ai", "generator": model,
                          "domain": d.registered_domain, "group": f"{d.registered_domain}/{i}"})
     return rows

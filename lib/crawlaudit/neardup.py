@@ -27,6 +27,7 @@ from crawlaudit import schemas as S
 from crawlaudit.config import DedupConfig
 from crawlaudit.graph import connected_components
 from crawlaudit.minhash import MinHasher, lsh_band_hashes, optimal_bands
+from crawlaudit.templates import TemplateParams
 from crawlaudit.validation import require_columns
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,13 @@ class NearDupParams:
     rows: int
     bucket_window: int
     max_component_rounds: int
+    templates: TemplateParams = TemplateParams()
+
+    @property
+    def signature_params(self) -> str:
+        """``doc_signatures.minhash_params``: the MinHash parameters and, for main-content signatures, the text
+        signed (whole-page signatures, stored without the suffix, are never compared with main-content ones)."""
+        return self.hasher.params + ("" if self.templates.hashed_text == "page" else ";text=main")
 
     @classmethod
     def from_config(cls, cfg: DedupConfig) -> "NearDupParams":
@@ -52,7 +60,8 @@ class NearDupParams:
         log.info("near-duplicates: Jaccard >= %.2f, MinHash %d permutations over %d-word shingles, LSH %d bands x %d rows",
                  cfg.jaccard_threshold, cfg.num_perm, cfg.shingle_size, bands, rows)
         return cls(MinHasher(cfg.num_perm, cfg.shingle_size, cfg.seed), cfg.jaccard_threshold, bands, rows,
-                   cfg.bucket_window, cfg.max_component_rounds)
+                   cfg.bucket_window, cfg.max_component_rounds,
+                   TemplateParams(cfg.templates, cfg.template_min_docs, cfg.template_min_frac))
 
 
 BAND_HASHES_SCHEMA = StructType([StructField(S.DOC_ID, StringType(), False),

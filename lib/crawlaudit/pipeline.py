@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import uuid
 
-from crawlaudit import audit, dedup, ingest, progress, publish, quality, session, signals, tables
+from pyspark.sql import functions as F
+
+from crawlaudit import audit, ingest, progress, publish, quality, session, signals, tables, templates
 from crawlaudit import schemas as S
 from crawlaudit.config import Config
 from crawlaudit.errors import CrawlauditError
@@ -34,17 +36,24 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
             docs, errors, files = ingest.split_ingested(cache(parsed))
             # narrow per-document results are checkpointed: later plans start from them instead of nesting plans;
             # the first of them reads the files
-            doc_signals = docs.transform(signals.document_signals(near.hasher)).localCheckpoint()
-        scores = synthetic.score(docs)
+            page_signals = docs.transform(signals.document_signals(None)).localCheckpoint()
+        # site templates, then each page's main content: what the exact hashes, signatures and matching use
+        site_templates = page_signals.join(docs.select(*templates.KEYS, S.DOC_ID, S.CONTENT_HASH), S.DOC_ID).transform(
+            templates.template_lines(near.templates)).localCheckpoint()
+        # one pass makes them (text, tokens, hash, signature), kept for the detector and verification
+        main = cache(docs.transform(templates.main_documents(site_templates, near.hasher)))
+        doc_signals = audit.with_main_signatures(page_signals, main)
+        scores = synthetic.score(main)
+        hashed_text = near.templates.hashed_text
         flagged = audit.flag_near_duplicates(
-            audit.flag_documents(docs, tables.read_prior_hashes(spark, wh, snapshot)), docs, doc_signals,
-            tables.read_prior_signatures(spark, wh, snapshot, near.hasher.params), near,
+            audit.flag_documents(docs, main, tables.read_prior_hashes(spark, wh, snapshot, hashed_text)), main,
+            doc_signals, tables.read_prior_signatures(spark, wh, snapshot, near.signature_params), near,
             cfg.dedup.line_min_repeats).localCheckpoint()
         by_domain, pooled_synthetic = synthetic.group_rows(flagged, scores, snapshot)
         pub.stage(tables.INGEST_ERRORS, audit.ingest_error_rows(errors, run.run_id))
-        pub.stage(tables.CONTENT_HASHES, dedup.first_seen_hashes(docs))
+        pub.stage(tables.CONTENT_HASHES, audit.content_hash_rows(flagged, hashed_text))
         pub.stage(tables.DOC_SIGNATURES, audit.doc_signature_rows(flagged, doc_signals, near))
-        pub.stage(tables.DOC_HASHES, audit.doc_hash_rows(flagged))
+        pub.stage(tables.DOC_HASHES, audit.doc_hash_rows(flagged, hashed_text))
         pub.stage(tables.DOC_SCORES, synthetic.score_rows(flagged, scores))
         pub.stage(tables.TOKEN_SAMPLES, audit.token_sample_rows(docs, cfg.metrics))
         pub.stage(tables.DOMAIN_STATS, audit.domain_stats(flagged, docs, cfg.metrics, run.run_id, by_domain))
@@ -54,7 +63,7 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
                                                         "n_docs", "n_domains")})
         year = summary["year"]
         pub.validate(year, year_rows(cfg, synthetic, snapshot, year),
-                     n_docs_with_tokens=flagged.where("n_tokens > 0").count())
+                     n_docs_with_tokens=flagged.where(F.col(S.HAS_MAIN_CONTENT)).count())
         pub.publish()
         log.info("%s: %d docs in %d domains from %d files; %d damaged records, %d failed files; %d expectations "
                  "passed (%d warnings)", snapshot, summary["n_docs"], summary["n_domains"], summary["n_files"],
@@ -73,16 +82,18 @@ def reuse_rows(spark, cfg: Config, snapshot: str):
     doc_signatures against the earlier snapshots the warehouse holds now; None (with a warning) when it was
     audited before doc_hashes existed or with other dedup parameters (re-audit it to refresh it)."""
     wh, near = cfg.output.warehouse, NearDupParams.from_config(cfg.dedup)
+    hashed_text = near.templates.hashed_text
     hashes = tables.read_snapshot(spark, wh, tables.DOC_HASHES, snapshot)
     signatures = tables.read_snapshot(spark, wh, tables.DOC_SIGNATURES, snapshot)
-    if hashes is None or signatures is None or hashes.isEmpty() or signatures.where(
-            f"{S.MINHASH_PARAMS} != '{near.hasher.params}'").limit(1).count():
-        log.warning("%s: content reused from earlier snapshots not refreshed (no doc_hashes, or signed with other "
+    if hashes is None or signatures is None or hashes.isEmpty() or hashes.where(
+            F.col(S.HASHED_TEXT) != hashed_text).limit(1).count() or signatures.where(
+            F.col(S.MINHASH_PARAMS) != near.signature_params).limit(1).count():
+        log.warning("%s: content reused from earlier snapshots not refreshed (no doc_hashes, or hashed with other "
                     "dedup parameters): re-audit it to measure it against every earlier snapshot", snapshot)
         return None
-    flags = audit.reuse_flags(hashes, tables.read_prior_hashes(spark, wh, snapshot),
+    flags = audit.reuse_flags(hashes, tables.read_prior_hashes(spark, wh, snapshot, hashed_text),
                               signatures.select(S.DOC_ID, S.SIGNATURE),
-                              tables.read_prior_signatures(spark, wh, snapshot, near.hasher.params), near
+                              tables.read_prior_signatures(spark, wh, snapshot, near.signature_params), near
                               ).localCheckpoint()
     return (flags.transform(audit.reuse_stats([S.SNAPSHOT, S.REGISTERED_DOMAIN])),
             flags.transform(audit.reuse_stats([S.SNAPSHOT])))

@@ -140,6 +140,14 @@ N_CROSS_SNAPSHOT_NEAR_DUP_DOCS = "n_cross_snapshot_near_dup_docs"
 CROSS_SNAPSHOT_NEAR_DUP_FRAC = "cross_snapshot_near_dup_frac"
 N_LINES = "n_lines"
 N_DUP_LINES = "n_dup_lines"
+# site templates (templates.py): lines a domain repeats across its pages; the rest of a page is its main content
+TEMPLATE_HASHES = "template_hashes"          # a domain's template line hashes in a snapshot (not published)
+N_TEMPLATE_LINES = "n_template_lines"        # lines dropped as template (per document, then summed)
+HAS_MAIN_CONTENT = "has_main_content"        # the page has text beyond its template (per document)
+TEMPLATE_LINE_FRAC = "template_line_frac"    # n_template_lines / n_lines
+N_DOCS_TEMPLATE_ONLY = "n_docs_template_only"  # pages with text whose every line is template: never matched
+HASHED_TEXT = "hashed_text"                  # what content hashes are of: main (content without template) | page
+TEMPLATE_COLUMNS = [N_TEMPLATE_LINES, TEMPLATE_LINE_FRAC, N_DOCS_TEMPLATE_ONLY]
 DUP_LINE_FRAC = "dup_line_frac"
 NEAR_DUP_COLUMNS = [N_NEAR_DUP_DOCS, NEAR_DUP_FRAC, N_NEAR_DUP_CLUSTERS, NEAR_DUP_REMOVABLE_FRAC,
                     N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, CROSS_SNAPSHOT_NEAR_DUP_FRAC,
@@ -184,13 +192,13 @@ DOMAIN_STATS_COLUMNS = [
     SNAPSHOT, YEAR, REGISTERED_DOMAIN, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
     N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
     ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS, N_DOCS_UNSCORED,
-    RUN_ID,
+    *TEMPLATE_COLUMNS, RUN_ID,
 ]
 SNAPSHOT_STATS_COLUMNS = [
     SNAPSHOT, YEAR, N_DOMAINS, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
     N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
     ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS, N_DOCS_UNSCORED,
-    N_FILES, N_FAILED_FILES, N_RECORDS, N_ERROR_RECORDS, ERROR_FRAC, RUN_ID,
+    *TEMPLATE_COLUMNS, N_FILES, N_FAILED_FILES, N_RECORDS, N_ERROR_RECORDS, ERROR_FRAC, RUN_ID,
 ]
 N_SNAPSHOTS = "n_snapshots"
 TOKENS = "tokens"
@@ -202,10 +210,10 @@ YEAR_STATS_COLUMNS = [
 ]
 TOKEN_SAMPLES_COLUMNS = [SNAPSHOT, DOC_ID, TOKENS]
 INGEST_ERRORS_COLUMNS = [SNAPSHOT, FILE, OFFSET, RECORD_ID, ERROR_KIND, MESSAGE, RUN_ID]
-CONTENT_HASHES_COLUMNS = [CONTENT_HASH, FIRST_SNAPSHOT, FIRST_URL]
+CONTENT_HASHES_COLUMNS = [CONTENT_HASH, FIRST_SNAPSHOT, FIRST_URL, HASHED_TEXT]
 # every document's content hash, kept so a snapshot's reuse of earlier ones is re-measured when an earlier snapshot
 # is audited after it (content_hashes only knows each hash's first snapshot)
-DOC_HASHES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, CONTENT_HASH]
+DOC_HASHES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, CONTENT_HASH, HASHED_TEXT]
 # the columns that depend on which earlier snapshots were audited (refreshed when one is audited later)
 REUSE_COLUMNS = [N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, N_CROSS_SNAPSHOT_NEAR_DUP_DOCS,
                  CROSS_SNAPSHOT_NEAR_DUP_FRAC]

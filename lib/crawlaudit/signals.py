@@ -33,16 +33,20 @@ def _list_array(values: np.ndarray, lengths: np.ndarray, valid: np.ndarray | Non
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values), mask=mask)
 
 
-def signals_batch(doc_ids: list[str], texts: list[str | None], hasher: MinHasher) -> pa.RecordBatch:
-    """The ``SIGNALS_SCHEMA`` rows of one batch of documents."""
+def signals_batch(doc_ids: list[str], texts: list[str | None], hasher: MinHasher | None) -> pa.RecordBatch:
+    """The ``SIGNALS_SCHEMA`` rows of one batch of documents (signature null without a ``hasher``)."""
     split = [split_lines(t) for t in texts]
     lines = [ls for _, ls in split]
-    sigs, has_sig = hasher.text_signatures(texts)
     rep, line_hashes = repetition_signals([toks for toks, _ in split], lines)
     n = len(doc_ids)
+    if hasher is not None:
+        sigs, has_sig = hasher.text_signatures(texts)
+        signature = _list_array(sigs.view(np.int32).reshape(-1), np.full(n, hasher.num_perm), has_sig)
+    else:
+        signature = pa.nulls(n, _ARROW_SCHEMA.field(S.SIGNATURE).type)
     columns = [
         pa.array(doc_ids, pa.string()),
-        _list_array(sigs.view(np.int32).reshape(-1), np.full(n, hasher.num_perm), has_sig),
+        signature,
         _list_array(np.concatenate(line_hashes) if n else np.zeros(0, np.int64),
                     np.fromiter((len(h) for h in line_hashes), dtype=np.int64, count=n)),
     ] + [pa.array(rep[:, i]) for i in range(rep.shape[1])]
@@ -82,8 +86,9 @@ def minhash_signatures(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def document_signals(hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
-    """Columns in: doc_id, text. Columns out: ``SIGNALS_SCHEMA`` (signature null when the text has no token)."""
+def document_signals(hasher: MinHasher | None) -> Callable[[DataFrame], DataFrame]:
+    """Columns in: doc_id, text. Columns out: ``SIGNALS_SCHEMA`` (signature null when the text has no token, or
+    without a ``hasher``: the audit signs main contents, ``templates.main_documents``)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:

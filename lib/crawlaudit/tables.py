@@ -22,7 +22,7 @@ import time
 from datetime import datetime, timezone
 
 import delta.exceptions  # noqa: F401  (imported first: it teaches pyspark to raise Delta's conflicts as Python types)
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from crawlaudit import schemas as S
@@ -198,20 +198,30 @@ def read_vintage_scores(spark: SparkSession, warehouse: str, exclude: list[str],
                    & (F.substring(S.SNAPSHOT, 9, 4).cast("int") < before_year)))
 
 
-def read_prior_hashes(spark: SparkSession, warehouse: str, snapshot: str) -> DataFrame:
-    """content_hash, first_snapshot of hashes first seen before ``snapshot`` (empty when none)."""
+def _hashed_text(df: DataFrame) -> Column:
+    """A hash table's hashed_text; rows written before the column existed hashed whole pages."""
+    return F.coalesce(F.col(S.HASHED_TEXT), F.lit("page")) if S.HASHED_TEXT in df.columns else F.lit("page")
+
+
+def read_prior_hashes(spark: SparkSession, warehouse: str, snapshot: str, hashed_text: str) -> DataFrame:
+    """content_hash, first_snapshot of hashes of ``hashed_text`` (main | page) first seen before ``snapshot``
+    (empty when none). Hashes of the other kind are left out, with a warning naming their snapshots."""
     path = table_path(warehouse, CONTENT_HASHES)
     if not _exists(spark, path):
         return spark.createDataFrame([], f"{S.CONTENT_HASH} string, {S.FIRST_SNAPSHOT} string")
-    return (
-        spark.read.format("delta").load(path)
-        .where(F.col(S.FIRST_SNAPSHOT) < F.lit(snapshot))
-        .select(S.CONTENT_HASH, S.FIRST_SNAPSHOT)
-    )
+    earlier = spark.read.format("delta").load(path).where(F.col(S.FIRST_SNAPSHOT) < F.lit(snapshot))
+    kind = _hashed_text(earlier)
+    other = [r[0] for r in earlier.where(kind != hashed_text).select(S.FIRST_SNAPSHOT).distinct().limit(20).collect()]
+    if other:
+        log.warning("content_hashes of %s hash other text (%s) than this audit (%s): not compared; re-audit those "
+                    "snapshots to compare them", ", ".join(sorted(other)), "page" if hashed_text == "main" else "main",
+                    hashed_text)
+    return earlier.where(kind == hashed_text).select(S.CONTENT_HASH, S.FIRST_SNAPSHOT)
 
 
 def merge_content_hashes(spark: SparkSession, hashes: DataFrame, warehouse: str) -> None:
-    """Insert new hashes; where a hash is known from a later snapshot, make this (earlier) one its first."""
+    """Insert new hashes; where a hash (of the same hashed_text) is known from a later snapshot, make this
+    (earlier) one its first. A table written before hashed_text existed gains the column (old rows: null = page)."""
     from delta.tables import DeltaTable
 
     path = table_path(warehouse, CONTENT_HASHES)
@@ -220,9 +230,12 @@ def merge_content_hashes(spark: SparkSession, hashes: DataFrame, warehouse: str)
         if not _exists(spark, path):
             hashes.select(*S.CONTENT_HASHES_COLUMNS).write.format("delta").mode("append").save(path)
             return
+        target = DeltaTable.forPath(spark, path)
+        kind = (f"coalesce(t.{S.HASHED_TEXT}, 'page')" if S.HASHED_TEXT in target.toDF().columns else "'page'")
         (
-            DeltaTable.forPath(spark, path).alias("t")
-            .merge(hashes.alias("s"), f"t.{S.CONTENT_HASH} = s.{S.CONTENT_HASH}")
+            target.alias("t")
+            .merge(hashes.alias("s"), f"t.{S.CONTENT_HASH} = s.{S.CONTENT_HASH} AND {kind} = s.{S.HASHED_TEXT}")
+            .withSchemaEvolution()
             .whenMatchedUpdate(
                 condition=f"s.{S.FIRST_SNAPSHOT} < t.{S.FIRST_SNAPSHOT}",
                 set={S.FIRST_SNAPSHOT: f"s.{S.FIRST_SNAPSHOT}", S.FIRST_URL: f"s.{S.FIRST_URL}"},
