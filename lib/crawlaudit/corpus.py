@@ -163,6 +163,9 @@ def _domains(spec: CorpusSpec, rng: random.Random, pool: list[str]) -> list[_Dom
             name=name.capitalize(), template_phase=i % TEMPLATE_REDESIGN_YEARS,
             ai_factor=AI_DOMAIN_FACTORS[(i + i // 5) % len(AI_DOMAIN_FACTORS)],
         )
+        # the draws that once made the domain's header and footer lines (now site_template's): kept, so the
+        # domains' vocabularies, and the shipped sample detector trained on them, stay what they were
+        rng.sample(pool, 6), rng.choice(pool), rng.choice(pool)
         out.append(d)
     return out
 
