@@ -77,11 +77,10 @@ def year_rows(cfg: Config, synthetic: SyntheticStep, snapshot: str, year: int):
                                          synthetic.year_rows(snapshot, year, view))
 
 
-def reuse_rows(spark, cfg: Config, snapshot: str):
+def reuse_rows(spark, wh: str, near: NearDupParams, snapshot: str):
     """(per-domain, pooled) ``REUSE_COLUMNS`` of a published snapshot recomputed from its doc_hashes and
     doc_signatures against the earlier snapshots the warehouse holds now; None (with a warning) when it was
     audited before doc_hashes existed or with other dedup parameters (re-audit it to refresh it)."""
-    wh, near = cfg.output.warehouse, NearDupParams.from_config(cfg.dedup)
     hashed_text = near.templates.hashed_text
     hashes = tables.read_snapshot(spark, wh, tables.DOC_HASHES, snapshot)
     signatures = tables.read_snapshot(spark, wh, tables.DOC_SIGNATURES, snapshot)
@@ -109,7 +108,7 @@ def refresh_published(spark, cfg: Config, synthetic: SyntheticStep, gate: qualit
     stale = sorted(set(stale_synthetic) | set(stale_reuse))
     if not stale:
         return []
-    wh = cfg.output.warehouse
+    wh, near = cfg.output.warehouse, NearDupParams.from_config(cfg.dedup)
     run_id = f"refresh-{uuid.uuid4()}"
     log.info("refreshing %d published snapshots whose inputs this run's audits changed (synthetic estimates: %s; "
              "content reused from earlier snapshots: %s) as %s", len(stale), ", ".join(sorted(stale_synthetic)) or "-",
@@ -120,7 +119,7 @@ def refresh_published(spark, cfg: Config, synthetic: SyntheticStep, gate: qualit
         rows = synthetic.refreshed_rows(other) if other in stale_synthetic else None
         if rows is not None:
             replacements.append((*rows, audit.with_synthetic_columns))
-        rows = reuse_rows(spark, cfg, other) if other in stale_reuse else None
+        rows = reuse_rows(spark, wh, near, other) if other in stale_reuse else None
         if rows is not None:
             replacements.append((*rows, lambda new, keys: audit.with_replaced_columns(new, keys, S.REUSE_COLUMNS)))
         if not replacements:
@@ -163,10 +162,10 @@ class Auditor:
             return False
         finally:
             self.synthetic.forget()   # its doc_scores may be published: vintage baselines are measured anew
-        self.stale_synthetic.update(self.synthetic.affected_by(snapshot))
+        published = tables.published_snapshots(self.spark, self.cfg.output.warehouse)
+        self.stale_synthetic.update(self.synthetic.affected_by(snapshot, published))
         self.stale_reuse.discard(snapshot)   # just measured against every earlier snapshot
-        self.stale_reuse.update(s for s in tables.published_snapshots(self.spark, self.cfg.output.warehouse)
-                                if s > snapshot)
+        self.stale_reuse.update(s for s in published if s > snapshot)
         return True
 
     def refresh(self) -> list[str]:

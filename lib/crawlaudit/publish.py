@@ -33,8 +33,8 @@ from crawlaudit.expectations import Outcome
 log = logging.getLogger(__name__)
 
 # publication order: the history later audits read, then the per-snapshot tables, year_stats last
-SNAPSHOT_TABLES = (tables.DOC_SIGNATURES, tables.DOC_HASHES, tables.DOC_SCORES, tables.TOKEN_SAMPLES, tables.INGEST_ERRORS,
-                   tables.DOMAIN_STATS, tables.SNAPSHOT_STATS)
+SNAPSHOT_TABLES = (tables.DOC_SIGNATURES, tables.DOC_HASHES, tables.DOC_SCORES, tables.TOKEN_SAMPLES,
+                   tables.INGEST_ERRORS, tables.DOMAIN_STATS, tables.SNAPSHOT_STATS)
 YEAR_ATTEMPTS = 6
 
 

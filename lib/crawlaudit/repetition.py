@@ -24,18 +24,23 @@ DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 SIGNAL_NAMES = S.REP_SIGNALS  # in this order: dup line, top 2/3/4-gram, dup 5..10-gram
 
 
+def normalized_line(line: str) -> tuple[list[str], str]:
+    """(a line's lower-cased word tokens, the line normalized as for hashing; "" when nothing is left). The one
+    definition of a line that line duplication and site templates (``templates``) share."""
+    toks = T.TOKEN_RE.findall(line.lower())
+    return toks, T.normalize_tokens(toks) if toks else ""
+
+
 def split_lines(text: str | None) -> tuple[list[str], list[str]]:
     """(the document's lower-cased word tokens, its non-empty normalized lines). One tokenizer pass per line;
     tokens never span a line break, so the tokens equal ``text.tokenize(text)``."""
     tokens: list[str] = []
     lines: list[str] = []
     for line in (text or "").split("\n"):
-        toks = T.TOKEN_RE.findall(line.lower())
-        if toks:
-            tokens.extend(toks)
-            norm = T.normalize_tokens(toks)
-            if norm:
-                lines.append(norm)
+        toks, norm = normalized_line(line)
+        tokens.extend(toks)
+        if norm:
+            lines.append(norm)
     return tokens, lines
 
 

@@ -96,16 +96,15 @@ class SyntheticStep:
             self.spark, self.wh, tables.SNAPSHOT_STATS, snapshot, []), before, domains)
         return by_domain, pooled
 
-    def affected_by(self, snapshot: str) -> list[str]:
+    def affected_by(self, snapshot: str, published: list[str]) -> list[str]:
         """The other published snapshots whose synthetic columns change when ``snapshot`` is published: a
         pre-LLM snapshot is part of the marker baseline of every later one and, with ``human_reference:
-        vintage``, of the human baseline of every other one. Without a model, or for a later snapshot, none (and
-        nothing read)."""
+        vintage``, of the human baseline of every other one (``published``: the published snapshots). Without a
+        model, or for a later snapshot, none."""
         if self.params is None or int(snapshot[8:12]) >= self.cfg.vintage_before_year:
             return []
         every = self.cfg.human_reference == "vintage"
-        return [s for s in tables.published_snapshots(self.spark, self.wh)
-                if s != snapshot and (every or s > snapshot)]
+        return [s for s in published if s != snapshot and (every or s > snapshot)]
 
     def refreshed_rows(self, snapshot: str) -> tuple[DataFrame, DataFrame] | None:
         """(per-domain, pooled) ``SYNTHETIC_COLUMNS`` of a published snapshot recomputed from its doc_scores

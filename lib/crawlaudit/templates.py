@@ -1,6 +1,6 @@
 """Site templates: the lines a domain repeats around its articles, and the main content left without them.
 
-Per (snapshot, registered_domain), a normalized line (``repetition.split_lines``) is a template line when it
+Per (snapshot, registered_domain), a normalized line (``repetition.normalized_line``) is a template line when it
 occurs in at least max(``min_docs``, ⌈``min_frac`` · P⌉) of the domain's P distinct pages (pages with the same
 whole-page content hash count once, so exact copies of an article never make it a template). That is cc_net's
 repeated-line idea (Wenzek et al. 2020, which drops paragraphs repeated across a shard) restricted to one site: the
@@ -29,6 +29,7 @@ from pyspark.sql.types import ArrayType, BooleanType, IntegerType, LongType, Str
 from crawlaudit import schemas as S
 from crawlaudit import text as T
 from crawlaudit.minhash import MinHasher, token_hashes
+from crawlaudit.repetition import normalized_line
 from crawlaudit.validation import require_columns
 
 KEYS = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
@@ -99,9 +100,9 @@ def main_contents(texts: list[str | None], templates: list[list[int] | None]
     raw_lines, norms, counts, owner = [], [], [], []
     for i in todo:
         for raw in texts[i].split("\n"):
-            toks = T.TOKEN_RE.findall(raw.lower())
+            toks, norm = normalized_line(raw)
             raw_lines.append(raw)
-            norms.append(T.normalize_tokens(toks) if toks else "")
+            norms.append(norm)
             counts.append(len(toks))
             owner.append(i)
     hashes = token_hashes([x for x in norms if x]).view(np.int64)
