@@ -46,7 +46,8 @@ setup(
                  sorted(str(p.relative_to(ROOT)) for p in (ROOT / "conf" / "expectations").glob("*.yaml")))],
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "chispa>=0.10", "venv-pack>=0.2"],   # venv-pack: the cluster test packs an env
+        # venv-pack: the cluster test packs an env; moto: the S3-compatible server of the S3 warehouse test
+        "test": ["pytest>=8", "chispa>=0.10", "venv-pack>=0.2", "moto[server]>=5.1"],
         "bench": ["datasketch>=1.6"],
         "package": ["venv-pack>=0.2"],
         # Where Airflow runs (scripts/airflow/crawlaudit_dag.py): its own environment, which submits the job.

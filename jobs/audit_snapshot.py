@@ -30,12 +30,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cli.setup_logging(args.verbose)
     try:
-        cfg, snapshots = cli.job_config_from_args(args)
+        cfg, snapshots, wh = cli.job_config_from_args(args)
     except CrawlauditError as e:
         print(f"audit_snapshot: {e}", file=sys.stderr)
         return 2
-    with session.spark_session(cfg.spark) as spark:
-        failed = Auditor(spark, cfg).audit_all(snapshots)
+    with session.spark_session(cfg.spark, wh.location) as spark:
+        failed = Auditor(wh.with_spark(spark), cfg).audit_all(snapshots)
     return 1 if failed else 0
 
 

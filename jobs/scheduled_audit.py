@@ -16,7 +16,8 @@ import argparse
 import logging
 import sys
 
-from crawlaudit import cli, schedule, session
+from crawlaudit import cli, session
+from crawlaudit.ops import schedule
 from crawlaudit.errors import CrawlauditError
 from crawlaudit.pipeline import Auditor
 
@@ -32,22 +33,23 @@ def main(argv=None) -> int:
     cli.setup_logging(args.verbose)
     try:
         cfg = cli.config_from_args(args)
-        cli.preflight(cfg)
-        due = sorted(e.id for e in schedule.plan(cfg.schedule, cfg.output.warehouse))
+        wh = cli.preflight(cfg)
+        due = sorted(e.id for e in schedule.plan(cfg.schedule, wh))
     except CrawlauditError as e:
         print(f"scheduled_audit: {e}", file=sys.stderr)
         return 2
     log.info("%d snapshot(s) due%s", len(due), f": {', '.join(due)}" if due else "")
     if not due:
         return 0
-    failed, done, wh = [], [], cfg.output.warehouse
-    with session.spark_session(cfg.spark) as spark:
-        auditor = Auditor(spark, cfg)
+    failed, done = [], []
+    with session.spark_session(cfg.spark, wh.location) as spark:
+        wh = wh.with_spark(spark)
+        auditor = Auditor(wh, cfg)
         for i, snapshot in enumerate(due, 1):
-            with schedule.Lease(spark, wh, snapshot, cfg.schedule.lease_minutes) as held:
+            with schedule.Lease(wh, snapshot, cfg.schedule.lease_minutes) as held:
                 if not held:
                     continue
-                if snapshot in schedule.succeeded_snapshots(wh):  # audited by another scheduler meanwhile
+                if snapshot in wh.succeeded_snapshots():  # audited by another scheduler meanwhile
                     log.info("%s: already audited; skipped", snapshot)
                     continue
                 log.info("[%d/%d] auditing %s", i, len(due), snapshot)

@@ -29,7 +29,7 @@ SNAPSHOT = "CC-MAIN-2024-22"
 
 
 def make_docs(n: int) -> list[tuple[str, str]]:
-    from crawlaudit.corpus import CorpusSpec, generate_documents
+    from crawlaudit.devtools.corpus import CorpusSpec, generate_documents
 
     spec = CorpusSpec(snapshots=(SNAPSHOT,), n_domains=max(1, n // 80), docs_per_domain=(70, 90), seed=11)
     docs = generate_documents(spec)[SNAPSHOT][:n]
@@ -39,7 +39,7 @@ def make_docs(n: int) -> list[tuple[str, str]]:
 def write_wet(docs: list[tuple[str, str]], path: Path) -> None:
     from datetime import datetime, timezone
 
-    from crawlaudit.corpus import wet_record
+    from crawlaudit.devtools.corpus import wet_record
 
     date = datetime(2024, 5, 20, tzinfo=timezone.utc)
     with open(path, "wb") as f:
@@ -48,7 +48,7 @@ def write_wet(docs: list[tuple[str, str]], path: Path) -> None:
 
 
 def normalized_tokens(text: str) -> list[str]:
-    from crawlaudit.repetition import split_lines
+    from crawlaudit.metrics.repetition import split_lines
 
     return " ".join(split_lines(text)[1]).split()
 
@@ -77,11 +77,12 @@ def datasketch_baseline(docs, threshold: float, num_perm: int, k: int) -> tuple[
 def crawlaudit_pipeline(docs, procs: int) -> dict:
     from pyspark import StorageLevel
 
-    from crawlaudit import neardup, session
+    from crawlaudit import session
+    from crawlaudit.metrics import neardup
     from crawlaudit import schemas as S
     from crawlaudit.config import DedupConfig, SparkConfig
-    from crawlaudit.neardup import NearDupParams
-    from crawlaudit.signals import document_signals, minhash_signatures
+    from crawlaudit.metrics.neardup import NearDupParams
+    from crawlaudit.metrics.signals import document_signals, minhash_signatures
 
     params = NearDupParams.from_config(DedupConfig())
     out = {"bands": params.bands, "rows": params.rows}

@@ -40,7 +40,9 @@ def main(argv=None) -> int:
 
     from pyspark import StorageLevel
 
-    from crawlaudit import audit, entropy, ingest, session
+    from crawlaudit import audit, session
+    from crawlaudit.ingest import wet as ingest
+    from crawlaudit.metrics import entropy
     from crawlaudit.config import load_config
 
     cfg = load_config(ROOT / "conf" / "local.yaml", [

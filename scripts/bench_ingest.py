@@ -3,7 +3,7 @@
 
 Generates (or reuses) a planted corpus of at least --docs documents in one snapshot, then measures:
   1. parse-only   FastWARC over the files, reading every conversion record's bytes (the floor to compare to);
-  2. ingest pass  crawlaudit.ingest.parse_file (member-level inflation, checks, UTF-8, hash, tokens, PSL),
+  2. ingest pass  crawlaudit.ingest.wet.parse_file (member-level inflation, checks, UTF-8, hash, tokens, PSL),
                   in --procs worker processes;
   3. + templates  the ingest pass, then the template pass in Python on each file's pages (normalized line
                   hashes, template lines per domain, main content and its hash): the difference to 2. is the
@@ -29,7 +29,7 @@ SNAPSHOT = "CC-MAIN-2024-22"
 
 
 def make_corpus(out: Path, docs: int) -> list[Path]:
-    from crawlaudit.corpus import CorpusSpec, write_corpus
+    from crawlaudit.devtools.corpus import CorpusSpec, write_corpus
 
     if not (out / "ground_truth.json").exists():
         n_domains = max(1, docs // 125)
@@ -53,7 +53,7 @@ def parse_only(path: str) -> int:
 
 
 def ingest_pass(path: str) -> int:
-    from crawlaudit import ingest
+    from crawlaudit.ingest import wet as ingest
     from crawlaudit.config import InputConfig
 
     return sum(1 for r in ingest.parse_file(path, SNAPSHOT, InputConfig()) if r["row_kind"] == "doc")
@@ -63,10 +63,11 @@ def template_pass(path: str) -> int:
     """The ingest pass, then what templates add per page (one file's pages stand for each domain's)."""
     import numpy as np
 
-    from crawlaudit import ingest, templates
+    from crawlaudit.ingest import wet as ingest
+    from crawlaudit.metrics import templates
     from crawlaudit.config import InputConfig
-    from crawlaudit.minhash import token_hashes
-    from crawlaudit.repetition import split_lines
+    from crawlaudit.metrics.minhash import token_hashes
+    from crawlaudit.metrics.repetition import split_lines
 
     docs = [r for r in ingest.parse_file(path, SNAPSHOT, InputConfig()) if r["row_kind"] == "doc"]
     params = templates.TemplateParams()
@@ -99,7 +100,7 @@ def full_audit(corpus: Path, warehouse: Path, procs: int, templates: bool = True
     from crawlaudit import session
     from crawlaudit.pipeline import Auditor
     from crawlaudit.config import load_config
-    from crawlaudit.tables import read_table_arrow
+    from crawlaudit.warehouse import Warehouse
 
     cfg = load_config(ROOT / "conf" / "local.yaml", [
         f"input.manifest={corpus}/crawl-data/{{snapshot}}/wet.paths.gz", f"input.base_url={corpus}",
@@ -107,13 +108,14 @@ def full_audit(corpus: Path, warehouse: Path, procs: int, templates: bool = True
     ])
     with session.spark_session(cfg.spark) as spark:
         spark.range(1).count()  # JVM warm-up outside the timing
-        auditor = Auditor(spark, cfg)  # detector and expectation suites loaded outside the timing, as in a job
+        # detector and expectation suites loaded outside the timing, as in a job
+        auditor = Auditor(Warehouse.from_config(cfg.output, spark), cfg)
         t = time.perf_counter()
         if not auditor.audit(SNAPSHOT):
             raise SystemExit(f"the audit of {SNAPSHOT} failed: see the log above")
         elapsed = time.perf_counter() - t
         jvm_peak_mb = _peak_rss_mb(spark.sparkContext._gateway.proc.pid)
-    n = sum(r["n_docs"] for r in read_table_arrow(str(warehouse), "snapshot_stats").to_pylist())
+    n = sum(r["n_docs"] for r in Warehouse.at(str(warehouse)).read_arrow("snapshot_stats").to_pylist())
     return n, elapsed, jvm_peak_mb
 
 

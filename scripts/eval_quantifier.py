@@ -35,10 +35,10 @@ import time
 
 import numpy as np
 
-from crawlaudit import quantify as Q
-from crawlaudit.labeled import LabeledSet, read_labeled, split_by_group
-from crawlaudit.training import train_detector
-from crawlaudit.vocabulary import build_reference, occurrence_matrix
+from crawlaudit.synthetic import quantify as Q
+from crawlaudit.synthetic.labeled import LabeledSet, read_labeled, split_by_group
+from crawlaudit.synthetic.training import train_detector
+from crawlaudit.synthetic.vocabulary import build_reference, occurrence_matrix
 
 ESTIMATORS = ("cc", "acc", "pacc", "mle", "marker_lb")
 

@@ -3,8 +3,8 @@
 
 Each mutant (truncation, flipped bytes in members and headers, wrong or huge Content-Length, missing headers,
 bad encodings, NUL bytes, empty and 200 MB records, gzip bombs, non-gzip files, empty files, repeated
-record ids, garbage between members) is written to a file and parsed by crawlaudit.ingest.parse_file. The
-invariants are in crawlaudit.fuzz: every untouched record read intact, every lost record matched by an
+record ids, garbage between members) is written to a file and parsed by crawlaudit.ingest.wet.parse_file. The
+invariants are in crawlaudit.devtools.fuzz: every untouched record read intact, every lost record matched by an
 error row, no exception, a bounded time per file. Prints counts per mutation kind and per error kind, and
 the peak memory.
 
@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 
-from crawlaudit import fuzz, ingest
+from crawlaudit.devtools import fuzz
+from crawlaudit.ingest import wet as ingest
 from crawlaudit.config import InputConfig
 
 

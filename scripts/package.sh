@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build what spark-submit ships to a cluster, into dist/ (scripts/submit.sh uses it):
-#   dist/crawlaudit.zip          the crawlaudit package, for --py-files
+#   dist/crawlaudit.zip          the crawlaudit package without its generators (devtools/), for --py-files
 #   dist/crawlaudit-conf.zip     conf/ (profiles, expectation suites, models), for --archives ...#conf in cluster mode
 #   dist/jobs/*.py               the spark-submit entry points
 #   dist/submit.json             the scheduled audit's submission (CONFIG=profile, default conf/cluster.yaml) for Airflow
@@ -28,14 +28,15 @@ DIST="$DIST" "$PY" - <<'PYEOF'
 import os, pathlib, zipfile
 dist = os.environ["DIST"]
 
-def pack(out, root, top):
+def pack(out, root, top, leave_out=()):
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for p in sorted(root.joinpath(top).rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts:
+            if p.is_file() and "__pycache__" not in p.parts and not set(leave_out) & set(p.parts):
                 z.write(p, p.relative_to(root / top if top == "conf" else root).as_posix())
         print(f"{out}: {len(z.namelist())} files")
 
-pack(f"{dist}/crawlaudit.zip", pathlib.Path("lib"), "crawlaudit")        # crawlaudit/... at the zip's root
+# crawlaudit/... at the zip's root; the generators (devtools: sample corpus, fuzzer, collapse simulator) stay home
+pack(f"{dist}/crawlaudit.zip", pathlib.Path("lib"), "crawlaudit", leave_out=("devtools",))
 pack(f"{dist}/crawlaudit-conf.zip", pathlib.Path("."), "conf")           # unpacked as ./conf by --archives ...#conf
 PYEOF
 cp jobs/*.py "$DIST/jobs/"

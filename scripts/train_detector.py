@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from crawlaudit.detector import FeatureSpec
-from crawlaudit.labeled import read_labeled, split_by_group
-from crawlaudit.training import SPLIT, train_detector
-from crawlaudit.vocabulary import build_reference
+from crawlaudit.synthetic.detector import FeatureSpec
+from crawlaudit.synthetic.labeled import read_labeled, split_by_group
+from crawlaudit.synthetic.training import SPLIT, train_detector
+from crawlaudit.synthetic.vocabulary import build_reference
 
 
 def read_lexicon(path: str | None) -> list[str] | None:

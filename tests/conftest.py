@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from crawlaudit.corpus import CorpusSpec, write_corpus
+from crawlaudit.devtools.corpus import CorpusSpec, write_corpus
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

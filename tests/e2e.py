@@ -6,7 +6,7 @@ import gzip
 import importlib.util
 from pathlib import Path
 
-from crawlaudit.corpus import CorpusSpec, write_corpus
+from crawlaudit.devtools.corpus import CorpusSpec, write_corpus
 from tests.wet import record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +42,11 @@ SPEC = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", DAMAGED), n_d
 
 def train_model(out: Path, spec: CorpusSpec = SPEC) -> None:
     """A detector and reference tables for ``spec``'s domains, trained on fresh labeled texts of its generators."""
-    from crawlaudit.corpus import labeled_texts
-    from crawlaudit.detector import FeatureSpec
-    from crawlaudit.labeled import LabeledSet
-    from crawlaudit.training import train_detector
-    from crawlaudit.vocabulary import build_reference
+    from crawlaudit.devtools.corpus import labeled_texts
+    from crawlaudit.synthetic.detector import FeatureSpec
+    from crawlaudit.synthetic.labeled import LabeledSet
+    from crawlaudit.synthetic.training import train_detector
+    from crawlaudit.synthetic.vocabulary import build_reference
 
     rows = labeled_texts(60, spec)
     data = LabeledSet.from_rows(rows)

@@ -67,7 +67,8 @@ def test_dag_loads_with_its_tasks_schedule_and_submission(tmp_path):
     submit = dag["tasks"]["scheduled_audit"]["attrs"]
     assert submit["application"] == str(home / "dist" / "jobs" / "scheduled_audit.py")
     assert submit["application_args"] == ["--config", "conf/cluster.yaml"]
-    assert submit["packages"] == "io.delta:delta-spark_4.2_2.13:4.4.0"
+    # Delta, and hadoop-aws for the profile's s3a:// warehouse
+    assert submit["packages"] == "io.delta:delta-spark_4.2_2.13:4.4.0,org.apache.hadoop:hadoop-aws:3.5.0"
     assert submit["py_files"] == str(home / "dist" / "crawlaudit.zip")
     assert submit["archives"] == f"{home}/dist/crawlaudit-env.tar.gz#environment,{home}/dist/crawlaudit-conf.zip#conf"
     assert submit["conf"]["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"

@@ -5,9 +5,9 @@ import pytest
 
 from crawlaudit import schemas as S
 from crawlaudit.config import load_config
-from crawlaudit.corpus import CorpusSpec, write_corpus
+from crawlaudit.devtools.corpus import CorpusSpec, write_corpus
 from crawlaudit.pipeline import Auditor
-from crawlaudit.tables import read_table_arrow
+from crawlaudit.warehouse import Warehouse
 from tests.e2e import train_model
 
 VINTAGE, RECENT = "CC-MAIN-2021-31", "CC-MAIN-2024-22"
@@ -19,7 +19,7 @@ STATS_TABLES = {"domain_stats": [S.SNAPSHOT, S.REGISTERED_DOMAIN], "snapshot_sta
 
 def _rows(wh, table, keys, columns=None):
     """keys + ``columns`` (default: every column but run_id) of every row, sorted by keys."""
-    rows = read_table_arrow(wh, table).to_pylist()
+    rows = Warehouse.at(wh).read_arrow(table).to_pylist()
     return sorted(({c: v for c, v in r.items() if c != S.RUN_ID and (columns is None or c in keys + columns)}
                    for r in rows), key=lambda r: [r[k] for k in keys])
 
@@ -38,7 +38,7 @@ def two_orders(spark, tmp_path_factory):
             "output.warehouse": wh, "spark.shuffle_partitions": 2, "synthetic.model": str(model),
             "synthetic.human_reference": "vintage", "synthetic.vintage_min_docs": 50,
             "quality.data_docs": False})
-        assert Auditor(spark, cfg).audit_all(order) == []
+        assert Auditor(Warehouse.from_config(cfg.output, spark), cfg).audit_all(order) == []
         out[name] = wh
     return out
 
@@ -67,7 +67,7 @@ def test_reuse_of_an_earlier_snapshot_audited_later_is_measured(two_orders):
     assert sum(r[S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS] for r in rows) > 0
     year = {r[S.YEAR]: r for r in _rows(two_orders["newest_first"], "year_stats", [S.YEAR])}[2024]
     assert year[S.N_CROSS_SNAPSHOT_DUP_DOCS] == sum(r[S.N_CROSS_SNAPSHOT_DUP_DOCS] for r in rows)
-    hashes = read_table_arrow(two_orders["newest_first"], "doc_hashes").to_pylist()
+    hashes = Warehouse.at(two_orders["newest_first"]).read_arrow("doc_hashes").to_pylist()
     assert len([h for h in hashes if h[S.SNAPSHOT] == RECENT]) == sum(r[S.N_DOCS] for r in rows)
 
 
@@ -87,7 +87,7 @@ def test_synthetic_baselines_after_either_order(two_orders):
     assert {r[S.SYNTHETIC_BASELINE] for r in domains} == {"vintage-domain"}
     assert all(r[S.SYNTHETIC_BASELINE_N_DOCS] > 0 for r in domains)
     # the refresh was validated like an audit
-    results = read_table_arrow(b, "validation_results").to_pylist()
+    results = Warehouse.at(b).read_arrow("validation_results").to_pylist()
     refresh = [r for r in results if r["run_id"].startswith("refresh-")]
     assert refresh and all(r["success"] or r["severity"] != "critical" for r in refresh)
     assert {r["table_name"] for r in refresh} >= {"domain_stats", "snapshot_stats", "year_stats"}

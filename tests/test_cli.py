@@ -65,7 +65,7 @@ def test_check_config_reports_bad_key(capsys):
 
 def test_summary_without_tables_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["summary", "--warehouse", str(tmp_path)]) == 1
-    assert "Run an audit first" in capsys.readouterr().err
+    assert "run an audit first" in capsys.readouterr().err.lower()
 
 
 def test_year_summary_weights_fractions_by_documents():

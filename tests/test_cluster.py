@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawlaudit import cli, submit
+from crawlaudit import cli
+from crawlaudit.ops import submit
 from crawlaudit.config import SubmitConfig, load_config
 from crawlaudit.errors import ConfigError
-from crawlaudit.tables import read_table_arrow
+from crawlaudit.warehouse import Warehouse
 from tests.cluster import SPARK_HOME, StandaloneCluster, tasks_per_worker
 from tests.e2e import ROOT, SPEC
 
@@ -96,7 +97,7 @@ def _snapshot_rows(wh: str) -> dict:
     """The rows FIRST put in each published table, without run ids."""
     def rows(table, keep):
         return sorted(json.dumps({k: v for k, v in r.items() if k != "run_id"}, sort_keys=True, default=str)
-                      for r in read_table_arrow(wh, table).to_pylist() if keep(r))
+                      for r in Warehouse.at(wh).read_arrow(table).to_pylist() if keep(r))
 
     of_first = lambda r: r["snapshot"] == FIRST  # noqa: E731
     out = {t: rows(t, of_first) for t in ("domain_stats", "snapshot_stats", "doc_signatures", "doc_scores",
@@ -112,6 +113,10 @@ def test_standalone_cluster_audit_equals_local_mode(audited, tmp_path):
     cwd.mkdir()
     subprocess.run(["bash", str(ROOT / "scripts" / "package.sh"), "--no-env"], env={**os.environ, "DIST": str(dist)},
                    check=True, capture_output=True, timeout=120)
+    import zipfile
+
+    shipped = zipfile.ZipFile(dist / "crawlaudit.zip").namelist()   # the generators stay home
+    assert "crawlaudit/warehouse/store.py" in shipped and not [n for n in shipped if "/devtools/" in n]
     env = _executor_env(tmp_path / "env")
     subprocess.run([str(Path(sys.executable).parent / "venv-pack"), "-p", str(env), "-o",
                     str(dist / submit.ENV_ARCHIVE), "--quiet"], check=True, timeout=120)
@@ -153,3 +158,16 @@ def test_standalone_cluster_audit_equals_local_mode(audited, tmp_path):
     assert {t: len(r) for t, r in cluster_rows.items()} == {t: len(r) for t, r in local_rows.items()}
     assert len(cluster_rows["domain_stats"]) >= 8 and len(cluster_rows["doc_signatures"]) > 300
     assert cluster_rows == local_rows                                       # same tables as the local-mode run
+
+
+def test_submit_command_adds_hadoop_aws_for_a_warehouse_on_s3(capsys):
+    """conf/cluster.yaml writes to s3a://: spark-submit gets hadoop-aws of pyspark's Hadoop beside Delta (not on
+    EMR, which brings its own S3A)."""
+    from crawlaudit import cli
+
+    assert cli.main(["submit-command", "--config", "conf/cluster.yaml", "--json"]) == 0
+    packages = json.loads(capsys.readouterr().out)["packages"].split(",")
+    assert packages == ["io.delta:delta-spark_4.2_2.13:4.4.0", "org.apache.hadoop:hadoop-aws:3.5.0"]
+    assert cli.main(["submit-command", "--config", "conf/cluster.yaml", "--target", "emr", "--artifacts", "s3://b/d",
+                     "--set", "submit.emr_cluster_id=j-TEST", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["packages"] == "io.delta:delta-spark_4.2_2.13:4.4.0"

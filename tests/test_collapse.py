@@ -3,8 +3,8 @@ import gzip
 
 import numpy as np
 
-from crawlaudit import collapse
-from crawlaudit.corpus import generated_texts
+from crawlaudit.devtools import collapse
+from crawlaudit.devtools.corpus import generated_texts
 
 
 def seed_texts(n_docs=120):
@@ -55,7 +55,7 @@ def test_audit_of_simulated_generations_shows_collapse(spark, tmp_path, capsys):
     from pathlib import Path
 
     from crawlaudit import cli
-    from crawlaudit.tables import read_table_arrow
+    from crawlaudit.warehouse import Warehouse
 
     out = tmp_path / "collapse"
     assert cli.main(["simulate-collapse", "--out", str(out), "--generations", "1", "--max-docs", "200",
@@ -68,7 +68,7 @@ def test_audit_of_simulated_generations_shows_collapse(spark, tmp_path, capsys):
                      "--input-base-url", str(out), "--warehouse", wh, "--set", "spark.shuffle_partitions=2",
                      "--set", "metrics.snapshot_entropy_budget_tokens=40000", "--set", "synthetic.model=null",
                      "--set", "quality.data_docs=false"]) == 0
-    rows = sorted(read_table_arrow(wh, "snapshot_stats").to_pylist(), key=lambda r: r["snapshot"])
+    rows = sorted(Warehouse.at(wh).read_arrow("snapshot_stats").to_pylist(), key=lambda r: r["snapshot"])
     assert [r["snapshot"] for r in rows] == ["CC-MAIN-2090-01", "CC-MAIN-2090-02"]
     assert all(r["entropy_budget_met"] for r in rows)
     for a, b in zip(rows, rows[1:]):
@@ -82,7 +82,7 @@ def test_audit_of_simulated_generations_shows_collapse(spark, tmp_path, capsys):
 
 
 def test_generation_documents_are_spread_over_distinct_registered_domains(tmp_path):
-    from crawlaudit import ingest
+    from crawlaudit.ingest import wet as ingest
     from crawlaudit.config import InputConfig
 
     gens = collapse.simulate(seed_texts(12), 0, seed=1)

@@ -4,6 +4,7 @@ import pytest
 
 from crawlaudit.config import Config, load_config, parse_snapshot
 from crawlaudit.errors import ConfigError
+from crawlaudit.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,23 +75,24 @@ def test_credentials_in_urls_are_redacted_from_the_run_log():
 
 
 def test_unwritable_warehouse_fails_before_spark(tmp_path):
-    from crawlaudit.config import check_warehouse_writable
-
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="output.warehouse .* cannot be written"):
-        check_warehouse_writable(str(blocker / "warehouse"))
-    check_warehouse_writable(str(tmp_path / "new" / "warehouse"))
+        Warehouse.at(str(blocker / "warehouse")).check()
+    Warehouse.at(str(tmp_path / "new" / "warehouse")).check()
     assert (tmp_path / "new" / "warehouse").is_dir()
-    check_warehouse_writable("s3a://bucket/warehouse")  # object stores are left to the first write
 
 
 def test_jobs_starting_at_once_probe_the_warehouse_without_tripping_each_other(tmp_path):
     """Two schedulers start together on one warehouse (#9): each probe file is its own."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from crawlaudit.config import check_warehouse_writable
-
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: check_warehouse_writable(str(tmp_path / "wh")), range(400)))
+        list(pool.map(lambda _: Warehouse.at(str(tmp_path / "wh")).check(), range(400)))
     assert list((tmp_path / "wh").iterdir()) == []          # no probe left behind
+
+
+def test_the_checkout_s_expectation_suites_are_found_without_configuration():
+    from crawlaudit.quality.expectations import default_suites_dir
+
+    assert default_suites_dir() == Path(__file__).resolve().parents[1] / "conf" / "expectations"

@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 
-from crawlaudit import ingest
+from crawlaudit.ingest import wet as ingest
 from crawlaudit.config import InputConfig
-from crawlaudit.corpus import CorpusSpec, write_corpus
+from crawlaudit.devtools.corpus import CorpusSpec, write_corpus
 
 SPEC = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2020-34"), n_domains=5, docs_per_domain=(20, 30),
                   files_per_snapshot=2, seed=3)
@@ -52,7 +52,7 @@ def test_ground_truth_reflects_the_plan(tmp_path):
 
 
 def test_planted_ai_share_follows_the_schedule(tmp_path):
-    from crawlaudit.corpus import AI_SHARE_MAX, parse_ai_share, year_ai_share
+    from crawlaudit.devtools.corpus import AI_SHARE_MAX, parse_ai_share, year_ai_share
 
     schedule = parse_ai_share("2020=0.2")
     assert year_ai_share(schedule, 2019) == 0.0 and year_ai_share(schedule, 2021) == 0.2
@@ -78,8 +78,8 @@ def test_every_page_wears_its_sites_template_and_redesigns_break_whole_page_reus
     """Pages are articles wrapped in the domain's template of the year: the footer's year changes every year, the
     design every TEMPLATE_REDESIGN_YEARS years. An article reused across a redesign has another whole-page hash (and
     across a plain year change the same one: the footer's digits normalize away), the same article hash."""
-    from crawlaudit.corpus import _Generator, site_template
-    from crawlaudit.text import content_hash
+    from crawlaudit.devtools.corpus import _Generator, site_template
+    from crawlaudit.metrics.text import content_hash
 
     spec = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2020-34", "CC-MAIN-2021-31"), n_domains=6,
                       docs_per_domain=(30, 40), seed=5)

@@ -2,8 +2,8 @@
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 
-from crawlaudit import dedup
-from crawlaudit.validation import MissingColumnsError
+from crawlaudit.metrics import dedup
+from crawlaudit.quality.validation import MissingColumnsError
 
 DOCS = [  # snapshot, registered_domain, doc_id, content_hash, url, n_tokens, n_chars
     ("CC-MAIN-2024-22", "a.com", "d1", "h1", "https://a.com/1", 10, 50),

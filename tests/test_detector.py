@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from crawlaudit import detector as D
-from crawlaudit.corpus import CorpusSpec, labeled_texts
-from crawlaudit.labeled import LabeledSet, generator_family, read_labeled, split_by_group
-from crawlaudit.training import train_detector
-from crawlaudit.vocabulary import Reference, build_reference, occurrence_matrix
+from crawlaudit.synthetic import detector as D
+from crawlaudit.devtools.corpus import CorpusSpec, labeled_texts
+from crawlaudit.synthetic.labeled import LabeledSet, generator_family, read_labeled, split_by_group
+from crawlaudit.synthetic.training import train_detector
+from crawlaudit.synthetic.vocabulary import Reference, build_reference, occurrence_matrix
 
 SPEC = D.FeatureSpec(word_bits=14, byte_bits=14)
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from crawlaudit import diversity as D
+from crawlaudit.metrics import diversity as D
 
 
 def zipf_sample(s, V, n, seed):

@@ -1,7 +1,7 @@
 import pytest
 from chispa import assert_df_equality
 
-from crawlaudit.domains import host_of, registered_domain_of, snapshot_year, tld_of
+from crawlaudit.ingest.domains import host_of, registered_domain_of, snapshot_year, tld_of
 
 
 @pytest.mark.parametrize("url, host", [

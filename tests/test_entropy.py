@@ -4,8 +4,8 @@ import math
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 
-from crawlaudit import entropy
-from crawlaudit.text import tokenize
+from crawlaudit.metrics import entropy
+from crawlaudit.metrics.text import tokenize
 
 SCHEMA = "g string, doc_id string, text string, n_tokens int"
 

@@ -3,7 +3,8 @@ import collections
 
 import pytest
 
-from crawlaudit import fuzz, ingest
+from crawlaudit.devtools import fuzz
+from crawlaudit.ingest import wet as ingest
 from crawlaudit.config import InputConfig
 
 

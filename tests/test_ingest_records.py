@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawlaudit import ingest
+from crawlaudit.ingest import wet as ingest
 from crawlaudit.config import HttpConfig, InputConfig
 from tests.wet import DATE, good_file, raw_member, record
 

@@ -1,5 +1,5 @@
 """The Spark side of ingestion: one task per file, the combined stream split, repeated record ids."""
-from crawlaudit import ingest
+from crawlaudit.ingest import wet as ingest
 from crawlaudit.config import InputConfig
 from tests.wet import good_file, record
 
@@ -30,13 +30,13 @@ def test_reading_logs_files_done_and_rates(spark, tmp_path, caplog):
     """Progress of the read: the tasks' counters reach the driver as files finish (#9: files done / total, docs/s)."""
     import logging
 
-    from crawlaudit import progress
+    from crawlaudit.ingest import progress
 
     for i in range(3):
         good_file(tmp_path / f"f{i}.warc.wet.gz", 5 + i, start=100 * i)
     counters = progress.FileCounters(spark)
     parsed, n_files = ingest.read_wet(spark, InputConfig(paths=str(tmp_path)), SNAP, counters=counters)
-    with caplog.at_level(logging.INFO, logger="crawlaudit.progress"):
+    with caplog.at_level(logging.INFO, logger="crawlaudit.ingest.progress"):
         # parsed is not persisted here, so the split reads every file twice: each still counts once
         with progress.FileProgress(counters, SNAP, n_files, interval_s=0.05):
             n_docs = ingest.split_ingested(parsed)[0].count()

@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 
 from crawlaudit import schemas as S
-from crawlaudit.tables import read_table_arrow
+from crawlaudit.warehouse import Warehouse
 from tests.e2e import DAMAGED, DAMAGED_DOMAIN
 
 
 def table(wh, name):
-    return read_table_arrow(wh, name).to_pylist()
+    return Warehouse.at(wh).read_arrow(name).to_pylist()
 
 
 def test_job_succeeds_and_writes_every_table(audited):
     assert audited["rc"] == 0
     for name in ("domain_stats", "snapshot_stats", "audit_runs", "ingest_errors", "content_hashes", "doc_signatures",
                  "doc_hashes", "doc_scores", "year_stats"):
-        assert read_table_arrow(audited["wh"], name).num_rows > 0, name
+        assert Warehouse.at(audited["wh"]).read_arrow(name).num_rows > 0, name
     runs = table(audited["wh"], "audit_runs")
     assert sorted(r["status"] for r in runs) == ["succeeded"] * 3
     assert all(r["finished_at"] >= r["started_at"] and json.loads(r["config"])["output"]["warehouse"] for r in runs)
@@ -118,7 +118,7 @@ def test_synthetic_share_recovers_the_planted_share(audited):
     assert len(covered) >= 12 and sum(covered) / len(covered) >= 0.8
     planted = [t["synthetic_ratio"] for s in truth["snapshots"].values() for t in s["domains"].values()]
     assert max(planted) > 0.4                              # the planted spread is real
-    scores = read_table_arrow(wh, "doc_scores")
+    scores = Warehouse.at(wh).read_arrow("doc_scores")
     assert scores.num_rows == sum(r["n_docs"] for r in table(wh, "snapshot_stats"))
     pooled = {r["snapshot"]: r for r in table(wh, "snapshot_stats")}
     assert pooled["CC-MAIN-2019-35"]["marker_excess_lb"] is None     # no earlier, pre-LLM snapshot to project from
@@ -126,7 +126,7 @@ def test_synthetic_share_recovers_the_planted_share(audited):
 
 
 def test_doc_signatures_kept_for_later_snapshots(audited):
-    sigs = read_table_arrow(audited["wh"], "doc_signatures")
+    sigs = Warehouse.at(audited["wh"]).read_arrow("doc_signatures")
     snap = {r["snapshot"]: r["n_docs"] for r in table(audited["wh"], "snapshot_stats")}
     counts = {}
     for s in sigs.column("snapshot").to_pylist():
@@ -274,12 +274,12 @@ def test_vintage_reference_measures_p_on_the_other_pre_llm_documents(audited, sp
     import numpy as np
 
     from crawlaudit.config import load_config
-    from crawlaudit.synthetic_step import SyntheticStep
+    from crawlaudit.synthetic.step import SyntheticStep
 
     model = audited["model_args"][1].split("=", 1)[1]
     cfg = load_config(None, {"synthetic.model": model, "synthetic.human_reference": "vintage",
                              "synthetic.vintage_min_docs": 100})
-    step = SyntheticStep(spark, cfg.synthetic, audited["wh"])
+    step = SyntheticStep(spark, cfg.synthetic, Warehouse.at(audited["wh"], spark))
     rows = [r for r in table(audited["wh"], "doc_scores") if r["snapshot"] == "CC-MAIN-2019-35"]
     counts = np.zeros(len(step.params.p_human))
     for r in rows:

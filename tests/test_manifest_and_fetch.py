@@ -5,7 +5,7 @@ import gzip
 
 import pytest
 
-from crawlaudit import ingest
+from crawlaudit.ingest import wet as ingest
 from crawlaudit.config import HttpConfig, InputConfig
 from crawlaudit.errors import InputError, ManifestError
 from tests.flaky_server import FlakyServer

@@ -4,7 +4,7 @@ import random
 import numpy as np
 import pytest
 
-from crawlaudit.minhash import MinHasher, collision_probability, optimal_bands
+from crawlaudit.metrics.minhash import MinHasher, collision_probability, optimal_bands
 
 
 def _pair_with_jaccard(rng, n_shared, n_only, vocab=50_000):
@@ -70,7 +70,7 @@ def test_lsh_parameters_minimize_the_weighted_error():
 
 
 def test_token_hashes_are_fnv1a_of_the_utf8_bytes():
-    from crawlaudit.minhash import token_hashes
+    from crawlaudit.metrics.minhash import token_hashes
 
     h = token_hashes(["a", "", "été", "a"])
     assert int(h[0]) == 0xAF63DC4C8601EC8C            # FNV-1a 64 of b"a" (published test vector)
@@ -90,9 +90,9 @@ _ALPHABET = list("aZéÉßİıŞ") + ["\u0301", "\u093e", "न", "中", "٣", "�
 def test_text_signatures_equal_the_regex_tokenizer():
     """The compiled scanner reproduces ``normalize_for_hash(t).split()`` exactly: same token hashes, same
     signatures, on fuzzed strings from an alphabet of awkward characters and on generated pages."""
-    from crawlaudit.corpus import CorpusSpec, generate_documents
-    from crawlaudit.minhash import normalized_token_hashes, token_hashes
-    from crawlaudit.text import normalize_for_hash
+    from crawlaudit.devtools.corpus import CorpusSpec, generate_documents
+    from crawlaudit.metrics.minhash import normalized_token_hashes, token_hashes
+    from crawlaudit.metrics.text import normalize_for_hash
 
     rng = random.Random(7)
     texts = ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 40))) for _ in range(20_000)]
@@ -112,7 +112,7 @@ def test_text_signatures_equal_the_regex_tokenizer():
 
 
 def test_band_hashes_are_equal_exactly_when_a_whole_band_is():
-    from crawlaudit.minhash import lsh_band_hashes
+    from crawlaudit.metrics.minhash import lsh_band_hashes
 
     sigs = np.array([[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 9, 5, 6, 7], [4, 5, 6, 1, 2, 3, 0]], dtype=np.uint32)
     h = lsh_band_hashes(sigs, bands=2, rows=3)  # the 7th row is left out, as 128 = 21 × 6 + 2

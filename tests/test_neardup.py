@@ -3,14 +3,14 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from crawlaudit import neardup, repetition
+from crawlaudit.metrics import neardup, repetition
 from crawlaudit import schemas as S
 from crawlaudit.config import DedupConfig
-from crawlaudit.corpus import CorpusSpec, generate_documents, jaccard_pairs, shingle_sets
-from crawlaudit.graph import connected_components
-from crawlaudit.minhash import MinHasher
-from crawlaudit.neardup import NearDupParams
-from crawlaudit.signals import document_signals
+from crawlaudit.devtools.corpus import CorpusSpec, generate_documents, jaccard_pairs, shingle_sets
+from crawlaudit.metrics.graph import connected_components
+from crawlaudit.metrics.minhash import MinHasher
+from crawlaudit.metrics.neardup import NearDupParams
+from crawlaudit.metrics.signals import document_signals
 
 SIG = "doc_id string, signature array<int>"
 

@@ -19,10 +19,11 @@ from types import SimpleNamespace
 import pytest
 from pyspark.sql import functions as F
 
-from crawlaudit import pipeline, publish, quality, tables
+from crawlaudit import pipeline
+from crawlaudit.quality import gate as quality
 from crawlaudit.config import QualityConfig
 from crawlaudit.errors import ValidationFailed
-from crawlaudit.tables import read_table_arrow
+from crawlaudit.warehouse import Warehouse, publish, tables
 from tests.e2e import DAMAGED, ROOT
 
 SNAP = "CC-MAIN-2021-31"
@@ -36,20 +37,18 @@ def copy_warehouse(src: str, dst: Path) -> str:
 
 
 def versions(wh: str) -> dict:
-    from deltalake import DeltaTable
-
-    return {t: DeltaTable(f"{wh}/{t}").version() for t in PUBLISHED}
+    return {t: Warehouse.at(wh).version(t) for t in PUBLISHED}
 
 
 def numbers(wh: str) -> dict:
     """Every published table as sorted JSON rows without run ids: equal means same rows, same numbers."""
     return {t: sorted(json.dumps({k: v for k, v in r.items() if k != "run_id"}, sort_keys=True, default=str)
-                      for r in read_table_arrow(wh, t).to_pylist()) for t in PUBLISHED}
+                      for r in Warehouse.at(wh).read_arrow(t).to_pylist()) for t in PUBLISHED}
 
 
 @pytest.fixture(scope="module")
 def gate():
-    return quality.Gate(QualityConfig(data_docs=False), "unused")
+    return quality.Gate(QualityConfig(data_docs=False))
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +76,7 @@ GATED = ("doc_signatures", "doc_hashes", "doc_scores", "domain_stats", "snapshot
 def stage_and_validate(spark, gate, wh: str, f: dict, snapshot: str = SNAP, n_docs_with_tokens: int | None = None,
                        year_rows=None, staged=PUBLISHED):
     run = SimpleNamespace(run_id=str(uuid.uuid4()), counts={})
-    pub = publish.Publication(spark, wh, run, snapshot, gate)
+    pub = publish.Publication(Warehouse.at(wh, spark), run, snapshot, gate)
     for t in staged:
         if t != "year_stats":
             pub.stage(t, f[t])
@@ -169,7 +168,7 @@ def test_planted_violation_blocks_publication(spark, gate, source, clean, label,
     quarantine = Path(err.value.quarantine)
     assert quarantine.parent.name == SNAP and (quarantine / "domain_stats").is_dir()
     run_id = quarantine.name
-    failed = [(r["table_name"], r["expectation"]) for r in read_table_arrow(wh, "validation_results").to_pylist()
+    failed = [(r["table_name"], r["expectation"]) for r in Warehouse.at(wh).read_arrow("validation_results").to_pylist()
               if r["run_id"] == run_id and not r["success"] and r["severity"] == "critical"]
     assert named in failed, failed
     assert named[1] in str(err.value)
@@ -195,8 +194,8 @@ def test_two_audits_of_one_year_are_both_counted_in_year_stats(spark, gate, sour
     pub_b, _ = stage_and_validate(spark, gate, wh, fb, other, year_rows=year_rows, staged=needed)
     pub_b.publish()
     pub_a.publish()
-    (year,) = [r for r in read_table_arrow(wh, "year_stats").to_pylist() if r["year"] == 2021]
-    snaps = {r["snapshot"]: r for r in read_table_arrow(wh, "snapshot_stats").to_pylist()}
+    (year,) = [r for r in Warehouse.at(wh).read_arrow("year_stats").to_pylist() if r["year"] == 2021]
+    snaps = {r["snapshot"]: r for r in Warehouse.at(wh).read_arrow("snapshot_stats").to_pylist()}
     assert year["n_snapshots"] == 2 and year["n_docs"] == snaps[SNAP]["n_docs"] + snaps[other]["n_docs"]
 
 
@@ -233,8 +232,8 @@ def _job_args(audited, wh, snapshot, partitions=2):
 
 def test_kill_rerun_and_concurrent_reruns_leave_the_same_numbers(spark, audited, source, tmp_path):
     """SIGKILL while the results are being written: every table stays at its previous version and readable.
-    Then three reruns of the snapshot (after the kill; concurrently with another snapshot's audit; with 16
-    shuffle partitions instead of 2): no duplicate rows, the same numbers each time."""
+    Then two reruns of the snapshot (after the kill, with 16 shuffle partitions instead of 2; concurrently with
+    another snapshot's audit): no duplicate rows, the same numbers each time."""
     wh = copy_warehouse(source["wh"], tmp_path / "wh")
     before = versions(wh)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")])}
@@ -252,24 +251,25 @@ def test_kill_rerun_and_concurrent_reruns_leave_the_same_numbers(spark, audited,
         os.killpg(proc.pid, signal.SIGKILL)                     # the driver and its JVM, mid-write
         proc.wait()
     assert versions(wh) == before and numbers(wh) == source["numbers"]
-    killed = [r for r in read_table_arrow(wh, "audit_runs").to_pylist() if r["status"] == "running"]
+    killed = [r for r in Warehouse.at(wh).read_arrow("audit_runs").to_pylist() if r["status"] == "running"]
     assert len(killed) == 1 and killed[0]["snapshot"] == SNAP
 
-    assert audited["job"].main(_job_args(audited, wh, SNAP)) == 0   # rerun 1, after the kill
-    assert numbers(wh) == source["numbers"]
+    assert audited["job"].main(_job_args(audited, wh, SNAP, partitions=16)) == 0   # rerun 1, after the kill
+    assert numbers(wh) == source["numbers"]                             # and with 16 shuffle partitions, not 2
 
     from crawlaudit import cli
-    from crawlaudit.synthetic_step import SyntheticStep
+    from crawlaudit.synthetic.step import SyntheticStep
 
     parser = argparse.ArgumentParser()
     cli.add_audit_arguments(parser)
-    cfg, _ = cli.job_config_from_args(parser.parse_args(_job_args(audited, wh, SNAP)))
+    cfg, _, checked = cli.job_config_from_args(parser.parse_args(_job_args(audited, wh, SNAP)))
     errors = []
 
     def audit(snapshot):
         try:
-            pipeline.audit_snapshot(spark, cfg, snapshot, SyntheticStep(spark, cfg.synthetic, wh),
-                                    quality.Gate(cfg.quality, wh))
+            w = checked.with_spark(spark)
+            pipeline.audit_snapshot(w, cfg, snapshot, SyntheticStep(spark, cfg.synthetic, w),
+                                    quality.Gate(cfg.quality, w.data_docs_dir()))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append((snapshot, e))
 
@@ -280,11 +280,8 @@ def test_kill_rerun_and_concurrent_reruns_leave_the_same_numbers(spark, audited,
         t.join()
     assert not errors, errors
     assert numbers(wh) == source["numbers"]
-
-    assert audited["job"].main(_job_args(audited, wh, SNAP, partitions=16)) == 0   # rerun 3
-    assert numbers(wh) == source["numbers"]
-    runs = [r for r in read_table_arrow(wh, "audit_runs").to_pylist() if r["snapshot"] == SNAP]
-    assert sum(r["status"] == "succeeded" for r in runs) >= 4
+    runs = [r for r in Warehouse.at(wh).read_arrow("audit_runs").to_pylist() if r["snapshot"] == SNAP]
+    assert sum(r["status"] == "succeeded" for r in runs) >= 3
 
 
 def test_validate_command_rechecks_published_data(spark, source, tmp_path, capsys):
@@ -295,13 +292,13 @@ def test_validate_command_rechecks_published_data(spark, source, tmp_path, capsy
     out = capsys.readouterr().out
     assert f"{SNAP}: " in out and " 0 critical" in out
     bad = frames(spark, wh)["domain_stats"]
-    tables.replace_snapshot(_set(bad, "exact_dup_frac", F.lit(1.3), _first_domain(bad)).localCheckpoint(), wh,
-                            "domain_stats", SNAP)
+    Warehouse.at(wh, spark).replace_snapshot(
+        _set(bad, "exact_dup_frac", F.lit(1.3), _first_domain(bad)).localCheckpoint(), "domain_stats", SNAP)
     assert cli.main(["validate", "--table", "domain_stats", "--snapshot", SNAP, "--warehouse", wh]) == 1
     out = capsys.readouterr().out
     assert "CRITICAL domain_stats: between[0,1]:exact_dup_frac failed" in out and "data docs:" in out
     assert (Path(wh) / "_data_docs" / "index.html").is_file()
-    recorded = [r for r in read_table_arrow(wh, "validation_results").to_pylist()
+    recorded = [r for r in Warehouse.at(wh).read_arrow("validation_results").to_pylist()
                 if r["run_id"].startswith("validate-") and not r["success"]]
     assert [r["expectation"] for r in recorded] == ["between[0,1]:exact_dup_frac"]
     assert cli.main(["validate", "--snapshot", "CC-MAIN-2030-01", "--warehouse", wh]) == 2
@@ -310,5 +307,5 @@ def test_validate_command_rechecks_published_data(spark, source, tmp_path, capsy
 
 def test_data_docs_go_under_the_warehouse_as_an_absolute_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert quality.data_docs_dir("warehouse") == str(tmp_path / "warehouse" / "_data_docs")  # GE needs absolute
-    assert quality.data_docs_dir("s3a://bucket/wh") is None
+    assert Warehouse.at("warehouse").data_docs_dir() == str(tmp_path / "warehouse" / "_data_docs")  # GE: absolute
+    assert Warehouse.at("s3a://bucket/wh").data_docs_dir() is None

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from crawlaudit import quantify as Q
-from crawlaudit.detector import Calibration
+from crawlaudit.synthetic import quantify as Q
+from crawlaudit.synthetic.detector import Calibration
 
 CAL = Calibration(threshold=0.0, tpr=0.8, fpr=0.1, mean_p_ai=0.7, mean_p_human=0.2)
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from crawlaudit.repetition import SIGNAL_NAMES, repetition_signals, split_lines
+from crawlaudit.metrics.repetition import SIGNAL_NAMES, repetition_signals, split_lines
 
 
 def signals(*texts):

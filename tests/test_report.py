@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crawlaudit import cli, report
-from crawlaudit.tables import read_table_arrow
+from crawlaudit import cli
+from crawlaudit.ops import report
+from crawlaudit.warehouse import Warehouse
 
 
 def _row(domain, snapshot, n_docs, ratio=None, hi=None, near=0, cross_near=0, removable=0.0, entropy=None,
@@ -83,7 +84,7 @@ def test_report_of_the_audited_warehouse_renders_every_plot(audited, tmp_path, c
 
     manifest = json.loads((out / "report.json").read_text())
     years = sorted({int(s.split("-")[2]) for s in
-                    read_table_arrow(audited["wh"], "snapshot_stats").column("snapshot").to_pylist()})
+                    Warehouse.at(audited["wh"]).read_arrow("snapshot_stats").column("snapshot").to_pylist()})
     assert manifest["years"] == years == [2019, 2021, 2024]
     assert [p["file"] for p in manifest["plots"]] == list(report.PLOTS)
     for p in manifest["plots"]:
@@ -94,7 +95,7 @@ def test_report_of_the_audited_warehouse_renders_every_plot(audited, tmp_path, c
     page = (out / "index.html").read_text()
     assert all(f'src="{name}"' in page for name in report.PLOTS)
     assert "http://" not in page and "https://" not in page                  # nothing fetched: self-contained
-    ys = read_table_arrow(audited["wh"], "year_stats").to_pandas().set_index("year")
+    ys = Warehouse.at(audited["wh"]).read_arrow("year_stats").to_pandas().set_index("year")
     assert f"{ys.loc[2021, 'synthetic_ratio']:.4f}" in page                 # the year table shows the table's numbers
     assert manifest["risers"] and manifest["vintage"]
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from crawlaudit import cli, schedule
+from crawlaudit import cli
+from crawlaudit.ops import schedule
 from crawlaudit.config import ScheduleConfig
 from crawlaudit.errors import InputError
-from crawlaudit.tables import read_table_arrow
+from crawlaudit.warehouse import Warehouse
 from tests.e2e import SPEC, load_job
 
 NEW = "CC-MAIN-2025-05"
@@ -45,7 +46,7 @@ def test_lease_is_exclusive_and_taken_over_when_expired(spark, tmp_path):
     results = []
 
     def take():
-        results.append(schedule.Lease(spark, wh, NEW, 60).acquire())
+        results.append(schedule.Lease(Warehouse.at(wh, spark), NEW, 60).acquire())
 
     threads = [threading.Thread(target=take) for _ in range(2)]
     for t in threads:
@@ -53,12 +54,12 @@ def test_lease_is_exclusive_and_taken_over_when_expired(spark, tmp_path):
     for t in threads:
         t.join()
     assert sorted(results) == [False, True]                 # two schedulers at once: one gets the snapshot
-    with schedule.Lease(spark, wh, "CC-MAIN-2025-08", 60) as held:   # another snapshot is free
+    with schedule.Lease(Warehouse.at(wh, spark), "CC-MAIN-2025-08", 60) as held:   # another snapshot is free
         assert held
-    assert schedule.Lease(spark, wh, "CC-MAIN-2025-08", 60).acquire()  # released on exit
-    stale = schedule.Lease(spark, wh, "CC-MAIN-2025-13", 0)
+    assert schedule.Lease(Warehouse.at(wh, spark), "CC-MAIN-2025-08", 60).acquire()  # released on exit
+    stale = schedule.Lease(Warehouse.at(wh, spark), "CC-MAIN-2025-13", 0)
     assert stale.acquire()                                  # expires at once (a crashed scheduler's lease)
-    assert schedule.Lease(spark, wh, "CC-MAIN-2025-13", 60).acquire()
+    assert schedule.Lease(Warehouse.at(wh, spark), "CC-MAIN-2025-13", 60).acquire()
 
 
 def test_two_schedulers_audit_the_new_snapshot_once(audited, tmp_path, capsys):
@@ -79,7 +80,7 @@ def test_two_schedulers_audit_the_new_snapshot_once(audited, tmp_path, capsys):
     assert cli.main(["plan", *common, "--json"]) == 0
     assert [e["id"] for e in json.loads(capsys.readouterr().out)] == [NEW]
 
-    runs_before = read_table_arrow(str(wh), "audit_runs").num_rows
+    runs_before = Warehouse.at(str(wh)).read_arrow("audit_runs").num_rows
     job = load_job("scheduled_audit")
     args = [*common, "--manifest", str(corpus / "crawl-data/{snapshot}/wet.paths.gz"), "--input-base-url",
             str(corpus), "--set", "spark.shuffle_partitions=2", "--set", "quality.data_docs=false",
@@ -91,12 +92,13 @@ def test_two_schedulers_audit_the_new_snapshot_once(audited, tmp_path, capsys):
     for t in threads:
         t.join()
     assert codes == [0, 0]
-    runs = read_table_arrow(str(wh), "audit_runs").to_pylist()
+    runs = Warehouse.at(str(wh)).read_arrow("audit_runs").to_pylist()
     new_runs = [r for r in runs if r["snapshot"] == NEW]
     assert [r["status"] for r in new_runs] == ["succeeded"] and len(runs) == runs_before + 1
     assert cli.main(["plan", *common]) == 0
     assert "nothing to audit" in capsys.readouterr().out
-    assert {r["snapshot"] for r in read_table_arrow(str(wh), "snapshot_stats").to_pylist()} == {*SPEC.snapshots, NEW}
+    assert ({r["snapshot"] for r in Warehouse.at(str(wh)).read_arrow("snapshot_stats").to_pylist()}
+            == {*SPEC.snapshots, NEW})
     report = json.loads((wh / "_report" / "report.json").read_text())   # the report followed the new snapshot
     assert report["years"] == sorted({int(s.split("-")[2]) for s in (*SPEC.snapshots, NEW)})
 

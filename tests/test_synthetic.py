@@ -8,8 +8,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from crawlaudit import schemas as S
-from crawlaudit import synthetic
-from crawlaudit.detector import Calibration
+from crawlaudit.synthetic import estimates as synthetic
+from crawlaudit.synthetic.detector import Calibration
 
 CAL = Calibration(threshold=0.0, tpr=0.8, fpr=0.1, mean_p_ai=0.7, mean_p_human=0.2)
 P, Q = (0.1, 0.3), (0.5, 0.1)
@@ -80,11 +80,11 @@ def test_marker_excess_projects_the_pre_llm_trend(spark):
 
 
 def test_document_scores_pass(spark, tmp_path):
-    from crawlaudit.corpus import CorpusSpec, labeled_texts
-    from crawlaudit.detector import FeatureSpec
-    from crawlaudit.labeled import LabeledSet
-    from crawlaudit.training import train_detector
-    from crawlaudit.vocabulary import build_reference
+    from crawlaudit.devtools.corpus import CorpusSpec, labeled_texts
+    from crawlaudit.synthetic.detector import FeatureSpec
+    from crawlaudit.synthetic.labeled import LabeledSet
+    from crawlaudit.synthetic.training import train_detector
+    from crawlaudit.synthetic.vocabulary import build_reference
 
     rows = labeled_texts(24, CorpusSpec(n_domains=4, seed=2), seed=3)
     data = LabeledSet.from_rows(rows)
@@ -205,10 +205,10 @@ def test_documents_without_usable_text_are_counted_apart(spark):
 
     from crawlaudit import audit
     from crawlaudit.config import SyntheticConfig
-    from crawlaudit.synthetic_step import SyntheticStep
+    from crawlaudit.synthetic.step import SyntheticStep
 
     model = Path(__file__).resolve().parents[1] / "conf" / "models" / "sample"
-    step = SyntheticStep(spark, SyntheticConfig(model=str(model), min_doc_tokens=3), "unused")
+    step = SyntheticStep(spark, SyntheticConfig(model=str(model), min_doc_tokens=3), None)
     docs = spark.createDataFrame(
         [("d1", "one two three four five six", 6), ("d2", "", 0), ("d3", "  \n ", 0), ("d4", "two words", 2)],
         f"{S.DOC_ID} string, {S.TEXT} string, {S.N_TOKENS} long")

@@ -6,10 +6,10 @@ import pytest
 from pyspark.sql import functions as F
 
 from crawlaudit import schemas as S
-from crawlaudit import templates
-from crawlaudit.minhash import MinHasher, token_hashes
-from crawlaudit.repetition import split_lines
-from crawlaudit.text import content_hash, tokenize
+from crawlaudit.metrics import templates
+from crawlaudit.metrics.minhash import MinHasher, token_hashes
+from crawlaudit.metrics.repetition import split_lines
+from crawlaudit.metrics.text import content_hash, tokenize
 
 SNAP = "CC-MAIN-2024-22"
 HEADER = "Acme News\nSkip to content\nHome | World | Sports | About"
@@ -53,7 +53,7 @@ def test_a_page_of_template_lines_only_has_no_main_content():
 
 
 def _pages(spark, rows):
-    from crawlaudit.signals import document_signals
+    from crawlaudit.metrics.signals import document_signals
 
     df = spark.createDataFrame([(SNAP, d, f"{d}/{i}", t, content_hash(t), len(tokenize(t)))
                                 for i, (d, t) in enumerate(rows)],

@@ -1,6 +1,6 @@
 import math
 
-from crawlaudit.text import content_hash, normalize_for_hash, tokenize
+from crawlaudit.metrics.text import content_hash, normalize_for_hash, tokenize
 
 
 def test_tokenize_words_lowercase_and_unicode():

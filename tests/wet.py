@@ -4,7 +4,7 @@ from __future__ import annotations
 import gzip
 from datetime import datetime, timezone
 
-from crawlaudit.corpus import wet_record
+from crawlaudit.devtools.corpus import wet_record
 
 DATE = datetime(2024, 5, 18, 1, 58, 10, tzinfo=timezone.utc)
 

@@ -6,11 +6,12 @@ from typing import Callable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from crawlaudit import dedup, entropy, neardup, repetition, synthetic, templates
+from crawlaudit.metrics import dedup, entropy, neardup, repetition, templates
+from crawlaudit.synthetic import estimates as synthetic
 from crawlaudit import schemas as S
 from crawlaudit.config import MetricsConfig
-from crawlaudit.neardup import NearDupParams
-from crawlaudit.domains import snapshot_year
+from crawlaudit.metrics.neardup import NearDupParams
+from crawlaudit.ingest.domains import snapshot_year
 
 
 FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.URL, S.N_TOKENS, S.N_CHARS]

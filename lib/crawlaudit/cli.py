@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 from crawlaudit import __version__
-from crawlaudit.config import (SUBMIT_TARGETS, Config, check_warehouse_writable, config_to_dict, load_config,
-                               parse_snapshot)
+from crawlaudit.config import SUBMIT_TARGETS, Config, config_to_dict, load_config, parse_snapshot
 from crawlaudit.errors import ConfigError, CrawlauditError
-from crawlaudit.submit import JOBS
+from crawlaudit.ops.submit import JOBS
 
 DEFAULT_CONFIG = "conf/local.yaml"
 
@@ -68,29 +67,41 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(path, overrides + list(args.overrides))
 
 
-def job_config_from_args(args: argparse.Namespace) -> tuple[Config, list[str]]:
-    """Everything a job checks before starting Spark: the config, the snapshot ids, a writable warehouse."""
+def job_config_from_args(args: argparse.Namespace):
+    """Everything a job checks before starting Spark: (the config, the snapshot ids, the checked Warehouse)."""
     cfg = config_from_args(args)
     snapshots = snapshots_from_args(args, cfg)
-    preflight(cfg)
-    return cfg, snapshots
+    return cfg, snapshots, preflight(cfg)
 
 
-def preflight(cfg: Config) -> None:
-    """What fails before Spark starts: an unwritable warehouse, a malformed expectation suite, a missing model."""
-    check_warehouse_writable(cfg.output.warehouse)
-    from crawlaudit.expectations import load_suites
+def warehouse_from_args(args: argparse.Namespace):
+    """The config's Warehouse (``--warehouse``, ``--config``, ``--set``), for the commands that read it outside
+    Spark."""
+    from crawlaudit.warehouse import Warehouse
+
+    return Warehouse.from_config(config_from_args(args).output)
+
+
+def preflight(cfg: Config):
+    """What fails before Spark starts: an unwritable or unreachable warehouse, a malformed expectation suite, a
+    missing model. Returns the checked ``Warehouse`` (without Spark: ``with_spark`` once the session runs)."""
+    from crawlaudit.warehouse import Warehouse
+
+    wh = Warehouse.from_config(cfg.output)
+    wh.check()
+    from crawlaudit.quality.expectations import load_suites
 
     load_suites(cfg.quality)
     if cfg.synthetic.model:
-        from crawlaudit.synthetic import Scorer
+        from crawlaudit.synthetic.estimates import Scorer
 
         Scorer.load(cfg.synthetic.model)
+    return wh
 
 
 def snapshots_from_args(args: argparse.Namespace, cfg: Config) -> list[str]:
     """Validated snapshot ids in chronological order (so cross-snapshot reuse sees earlier snapshots first)."""
-    from crawlaudit import ingest
+    from crawlaudit.ingest import wet as ingest
 
     if not args.snapshot:
         raise ConfigError("no snapshot given: pass --snapshot CC-MAIN-YYYY-WW (repeatable) or --snapshot all")
@@ -112,7 +123,7 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def _corpus_spec(args):
-    from crawlaudit.corpus import DEFAULT_AI_SHARE, CorpusSpec, parse_ai_share
+    from crawlaudit.devtools.corpus import DEFAULT_AI_SHARE, CorpusSpec, parse_ai_share
 
     ai_share = parse_ai_share(args.ai_share) if args.ai_share is not None else DEFAULT_AI_SHARE
     if args.small:
@@ -122,7 +133,7 @@ def _corpus_spec(args):
 
 
 def _cmd_sample_labeled(args) -> int:
-    from crawlaudit.corpus import CorpusSpec, labeled_texts
+    from crawlaudit.devtools.corpus import CorpusSpec, labeled_texts
 
     rows = labeled_texts(args.per_domain, CorpusSpec(seed=args.seed), args.text_seed)
     out = Path(args.out)
@@ -135,7 +146,7 @@ def _cmd_sample_labeled(args) -> int:
 
 
 def _cmd_sample_corpus(args) -> int:
-    from crawlaudit.corpus import read_texts, write_corpus
+    from crawlaudit.devtools.corpus import read_texts, write_corpus
 
     out = Path(args.out)
     if (out / "ground_truth.json").exists() and not args.force:
@@ -226,12 +237,17 @@ def _snapshot_summary_rows(stats) -> list[dict]:
 
 
 def _cmd_summary(args) -> int:
-    from crawlaudit.tables import SNAPSHOT_STATS, YEAR_STATS, read_table_arrow
+    from crawlaudit.warehouse import TableMissing
+    from crawlaudit.warehouse.tables import SNAPSHOT_STATS, YEAR_STATS
 
+    wh = warehouse_from_args(args)
     try:
-        stats = read_table_arrow(args.warehouse, SNAPSHOT_STATS).to_pandas()
-    except Exception as e:
-        print(f"crawlaudit: cannot read {args.warehouse}/{SNAPSHOT_STATS}: {e}. Run an audit first.", file=sys.stderr)
+        stats = wh.read_arrow(SNAPSHOT_STATS).to_pandas()
+    except TableMissing as e:
+        print(f"crawlaudit: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - an unreachable store or refused credentials: one line, not a traceback
+        print(f"crawlaudit: cannot read {wh.display}/{SNAPSHOT_STATS}: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     if args.by == "snapshot":
         rows = _snapshot_summary_rows(stats)
@@ -241,7 +257,7 @@ def _cmd_summary(args) -> int:
                 ("distinct_2", 11), ("synthetic_ratio [95% CI]", 26), ("error_frac", 11)]
     else:
         try:
-            years = read_table_arrow(args.warehouse, YEAR_STATS).to_pandas()
+            years = wh.read_arrow(YEAR_STATS).to_pandas()
         except Exception:  # audited before year_stats existed: the rest of the summary still stands
             years = None
         rows = year_summary_rows(stats, years)
@@ -254,15 +270,15 @@ def _cmd_summary(args) -> int:
     return 0
 
 
-def _check_synthetic(args, truth: dict, domain_rows: list[dict]) -> bool:
+def _check_synthetic(args, wh, truth: dict, domain_rows: list[dict]) -> bool:
     """Planted vs audited AI share: per year (pooled) within --synthetic-tolerance, and the share of domains with
     >= --synthetic-min-docs documents whose 95% interval covers the planted value (>= 0.9 required). True when
     the truth or the tables predate the synthetic share (nothing to compare)."""
-    from crawlaudit.tables import YEAR_STATS, read_table_arrow
+    from crawlaudit.warehouse.tables import YEAR_STATS
 
     years = {y: t["synthetic_ratio"] for y, t in truth.get("years", {}).items()}
     try:
-        audited = {str(r["year"]): r for r in read_table_arrow(args.warehouse, YEAR_STATS).to_pylist()}
+        audited = {str(r["year"]): r for r in wh.read_arrow(YEAR_STATS).to_pylist()}
     except Exception:
         audited = {}
     if not years or not any(r.get("synthetic_ratio") is not None for r in audited.values()):
@@ -289,14 +305,15 @@ def _check_synthetic(args, truth: dict, domain_rows: list[dict]) -> bool:
 
 
 def _cmd_check_truth(args) -> int:
-    from crawlaudit.corpus import compare_with_truth
-    from crawlaudit.tables import DOMAIN_STATS, read_table_arrow
+    from crawlaudit.devtools.corpus import compare_with_truth
+    from crawlaudit.warehouse.tables import DOMAIN_STATS
 
     truth_path = Path(args.corpus) / "ground_truth.json"
     if not truth_path.is_file():
         print(f"crawlaudit: {truth_path} not found (generate it with crawlaudit sample-corpus)", file=sys.stderr)
         return 2
-    rows = read_table_arrow(args.warehouse, DOMAIN_STATS).to_pylist()
+    wh = warehouse_from_args(args)
+    rows = wh.read_arrow(DOMAIN_STATS).to_pylist()
     r = compare_with_truth(rows, json.loads(truth_path.read_text()), args.min_docs)
     print(f"{r['checked_pairs']} (snapshot, domain) pairs with >= {args.min_docs} documents checked")
     for k, v in r["max_abs_error"].items():
@@ -308,14 +325,14 @@ def _cmd_check_truth(args) -> int:
           and not r["n_docs_mismatch"] and not r["missing"] and increasing)
     if r["n_docs_mismatch"] or r["missing"]:
         print(f"  n_docs mismatches: {r['n_docs_mismatch'][:5]}; missing: {r['missing'][:5]}")
-    ok = _check_synthetic(args, json.loads(truth_path.read_text()), rows) and ok
+    ok = _check_synthetic(args, wh, json.loads(truth_path.read_text()), rows) and ok
     print("ground truth: " + ("MATCHES" if ok else "DOES NOT MATCH") + f" (tolerance {args.tolerance})")
     return 0 if ok else 1
 
 
 def _cmd_simulate_collapse(args) -> int:
-    from crawlaudit import collapse
-    from crawlaudit.corpus import generated_texts, read_texts
+    from crawlaudit.devtools import collapse
+    from crawlaudit.devtools.corpus import generated_texts, read_texts
 
     if args.texts:
         texts = read_texts(args.texts, args.label)
@@ -340,17 +357,21 @@ def _cmd_simulate_collapse(args) -> int:
 
 def _cmd_validate(args) -> int:
     """Re-validate published results: print every failed expectation; exit 1 when a critical one failed."""
-    from crawlaudit import publish, quality, session
+    from crawlaudit import session
+    from crawlaudit.quality import gate as quality
+    from crawlaudit.warehouse import publish
 
     cfg = config_from_args(args)
     snapshots = list(args.snapshot)
     for s in snapshots:
         parse_snapshot(s)
+    wh = preflight(cfg)
     failed_critical = 0
-    with session.spark_session(cfg.spark) as spark:
-        gate = quality.Gate(cfg.quality, cfg.output.warehouse)
+    with session.spark_session(cfg.spark, wh.location) as spark:
+        wh = wh.with_spark(spark)
+        gate = quality.Gate(cfg.quality, wh.data_docs_dir())
         for snapshot in snapshots:
-            run_id, outcomes = publish.revalidate(spark, cfg.output.warehouse, gate, args.table, snapshot)
+            run_id, outcomes = publish.revalidate(wh, gate, args.table, snapshot)
             bad = [o for o in outcomes if not o.success]
             failed_critical += len(quality.blocking(outcomes))
             print(f"{snapshot}: {len(outcomes)} expectations, {len(quality.blocking(outcomes))} critical and "
@@ -365,16 +386,19 @@ def _cmd_validate(args) -> int:
 
 def _cmd_plan(args) -> int:
     """Print the snapshots a scheduled run would audit now, newest first."""
-    from crawlaudit import schedule
+    from crawlaudit.ops import schedule
+
+    from crawlaudit.warehouse import Warehouse
 
     cfg = config_from_args(args)
-    due = schedule.plan(cfg.schedule, cfg.output.warehouse)
+    wh = Warehouse.from_config(cfg.output)
+    due = schedule.plan(cfg.schedule, wh)
     if args.json:
         print(json.dumps([dataclasses.asdict(e) for e in due], indent=2))
         return 0
     if not due:
         print(f"nothing to audit: every snapshot of {cfg.schedule.catalog} in range has a succeeded run in "
-              f"{cfg.output.warehouse}")
+              f"{wh.display}")
         return 0
     print(f"{len(due)} snapshot(s) to audit, newest first:")
     for e in due:
@@ -385,10 +409,10 @@ def _cmd_plan(args) -> int:
 def _cmd_report(args) -> int:
     """Write the trend report; with --check-browser, render it in headless Chromium and fail unless every plot
     loaded."""
-    from crawlaudit import report
+    from crawlaudit.ops import report
 
     cfg = config_from_args(args)
-    index, manifest = report.refresh(cfg, args.out)
+    index, manifest = report.refresh(cfg, out_dir=args.out)
     years = manifest["years"]
     print(f"report: {index} ({len(manifest['plots'])} plots, years {years[0]}–{years[-1]}, "
           f"{len(manifest['risers'])} risers, {len(manifest['vintage'])} vintage domains)")
@@ -404,7 +428,7 @@ def _cmd_submit_command(args) -> int:
     """Print the spark-submit (or EMR step) command for a job, from the profile's ``submit`` section."""
     import shlex
 
-    from crawlaudit import submit
+    from crawlaudit.ops import submit
 
     flags = {"submit.target": args.target, "submit.master": args.submit_master,
              "submit.deploy_mode": args.deploy_mode, "submit.artifacts": args.artifacts}
@@ -419,10 +443,13 @@ def _cmd_submit_command(args) -> int:
             raise ConfigError(f"--config {args.config}: in cluster deploy mode the driver finds the profile in the "
                               f"shipped conf/ archive: put it under conf/ and pass it as conf/...")
         job_args = ["--config", args.config, *job_args]
+    from crawlaudit.warehouse import Location
+
+    packages = tuple(Location.from_config(cfg.output).spark_packages())   # hadoop-aws for a warehouse on S3
     if args.json:
-        print(json.dumps(submit.spark_submit_spec(cfg.submit, args.job, job_args), indent=2))
+        print(json.dumps(submit.spark_submit_spec(cfg.submit, args.job, job_args, packages), indent=2))
         return 0
-    cmd = submit.command(cfg.submit, args.job, job_args)
+    cmd = submit.command(cfg.submit, args.job, job_args, packages)
     if args.print0:
         sys.stdout.write("\0".join(cmd) + "\0")
     else:
@@ -475,7 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="print the per-year summary of audited snapshots",
                        description="Read snapshot_stats from the warehouse (with delta-rs, no Spark) and print "
                                    "one row per crawl year.")
-    s.add_argument("--warehouse", default="warehouse", help="warehouse root (default: warehouse)")
+    add_config_arguments(s)
+    s.add_argument("--warehouse", help="warehouse root (default from config: output.warehouse)")
     s.add_argument("--by", choices=("year", "snapshot"), default="year",
                    help="one row per crawl year (default) or per snapshot (pooled snapshot_stats)")
     s.set_defaults(func=_cmd_summary)
@@ -486,7 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "share per year and its per-domain intervals with the planted share. "
                                    "Exits 1 when they disagree.")
     s.add_argument("--corpus", default="sample_corpus", help="corpus directory (default: sample_corpus)")
-    s.add_argument("--warehouse", default="warehouse", help="warehouse root (default: warehouse)")
+    add_config_arguments(s)
+    s.add_argument("--warehouse", help="warehouse root (default from config: output.warehouse)")
     s.add_argument("--min-docs", type=int, default=50, help="check domains with at least this many documents")
     s.add_argument("--tolerance", type=float, default=0.02,
                    help="largest allowed absolute error of any duplication share (default 0.02)")

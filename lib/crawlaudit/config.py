@@ -10,7 +10,6 @@ import dataclasses
 import re
 import types
 import typing
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -217,11 +216,49 @@ class QualityConfig:
                               f"{', '.join(VALIDATION_ENGINES)}")
 
 
+WAREHOUSE_SCHEMES = ("", "file", "s3", "s3a")
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """How a warehouse on S3 (or an S3-compatible store) is reached, by Spark (S3A) and by delta-rs alike.
+
+    ``endpoint``: the store's URL (null: AWS's own; e.g. http://127.0.0.1:9000 for MinIO). ``region``: null takes
+    the AWS chain's (AWS_REGION), else us-east-1. ``path_style``: bucket in the path, not the host name (most
+    S3-compatible servers). Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, a profile, an instance role) unless ``access_key_id`` and
+    ``secret_access_key`` are set here; either way they never reach logs, tables or error messages.
+    """
+
+    endpoint: str | None = None
+    region: str | None = None
+    path_style: bool = False
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+    def __post_init__(self):
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ConfigError("output.s3: set both access_key_id and secret_access_key, or neither (the AWS chain)")
+        if self.endpoint is not None and not re.match(r"^https?://[^/\s]+/?$", self.endpoint):
+            raise ConfigError(f"output.s3.endpoint = {self.endpoint!r}: expected http(s)://host[:port]")
+
+
 @dataclass(frozen=True)
 class OutputConfig:
-    """``warehouse``: root of the Delta tables (local path or any URI Spark can write)."""
+    """``warehouse``: root of the Delta tables: a local directory, ``file://``, ``s3://`` or ``s3a://`` (both S3
+    schemes name the same objects: Spark writes them through S3A, delta-rs reads them as s3://). ``s3``: how S3 is
+    reached (S3Config)."""
 
     warehouse: str = "warehouse"
+    s3: S3Config = field(default_factory=S3Config)
+
+    def __post_init__(self):
+        scheme = self.warehouse.partition("://")[0].lower() if "://" in self.warehouse else ""
+        if scheme not in WAREHOUSE_SCHEMES:
+            raise ConfigError(f"output.warehouse = {redact_url(self.warehouse)!r}: unsupported scheme {scheme}:// "
+                              f"(use a local directory, file://, s3:// or s3a://)")
+        if scheme in ("s3", "s3a") and not self.warehouse.partition("://")[2].split("/")[0]:
+            raise ConfigError(f"output.warehouse = {self.warehouse!r}: no bucket (expected {scheme}://bucket/path)")
 
 
 @dataclass(frozen=True)
@@ -443,28 +480,14 @@ def _redacted(value: Any) -> Any:
     return value
 
 
+SECRET_KEYS = ("access_key_id", "secret_access_key")
+
+
 def config_to_dict(cfg: Config) -> dict:
-    """Plain-dict form for the run log (``audit_runs.config``), with credentials in URLs redacted."""
-    return _redacted(dataclasses.asdict(cfg))
-
-
-def local_warehouse_dir(warehouse: str) -> Path | None:
-    """The directory of a local warehouse (a path or a file:// URI); None for an object store (s3a://, hdfs://…)."""
-    if "://" in warehouse and not warehouse.startswith("file://"):
-        return None
-    return Path(warehouse.removeprefix("file://"))
-
-
-def check_warehouse_writable(warehouse: str) -> None:
-    """For a local warehouse, create it and write a probe file now, so a bad path fails before Spark starts."""
-    path = local_warehouse_dir(warehouse)
-    if path is None:
-        return  # object stores are checked by the first write
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        # A name of its own: two jobs starting at once on one warehouse must not remove each other's probe.
-        probe = path / f".crawlaudit-write-probe-{uuid.uuid4().hex}"
-        probe.write_bytes(b"")
-        probe.unlink(missing_ok=True)
-    except OSError as e:
-        raise ConfigError(f"output.warehouse {warehouse!r} cannot be written: {e.strerror or e}") from None
+    """Plain-dict form for the run log (``audit_runs.config``), with credentials (in URLs, S3 keys) redacted."""
+    out = _redacted(dataclasses.asdict(cfg))
+    s3 = out.get("output", {}).get("s3", {})
+    for k in SECRET_KEYS:
+        if s3.get(k) is not None:
+            s3[k] = "***"
+    return out

@@ -12,25 +12,28 @@ import uuid
 
 from pyspark.sql import functions as F
 
-from crawlaudit import audit, ingest, progress, publish, quality, session, signals, tables, templates
+from crawlaudit import audit, session
+from crawlaudit.ingest import progress, wet as ingest
+from crawlaudit.metrics import signals, templates
+from crawlaudit.quality import gate as quality
 from crawlaudit import schemas as S
 from crawlaudit.config import Config
 from crawlaudit.errors import CrawlauditError
-from crawlaudit.neardup import NearDupParams
-from crawlaudit.runs import AuditRun
-from crawlaudit.synthetic_step import SyntheticStep
+from crawlaudit.metrics.neardup import NearDupParams
+from crawlaudit.synthetic.step import SyntheticStep
+from crawlaudit.warehouse import Warehouse, publish, tables
+from crawlaudit.warehouse.runs import AuditRun
 
 log = logging.getLogger(__name__)
 
 
-def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, gate: quality.Gate) -> None:
+def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: SyntheticStep, gate: quality.Gate) -> None:
     """Read, measure, stage, validate and publish one snapshot (see the module docstring); raises
     CrawlauditError (ValidationFailed when the gate blocked it) after recording the run in audit_runs."""
-    wh = cfg.output.warehouse
-    near = NearDupParams.from_config(cfg.dedup)
+    spark, near = wh.spark, NearDupParams.from_config(cfg.dedup)
     counters = progress.FileCounters(spark)
-    with AuditRun(spark, cfg, snapshot) as run, session.Cached() as cache, \
-            publish.Publication(spark, wh, run, snapshot, gate) as pub:
+    with AuditRun(wh, cfg, snapshot) as run, session.Cached() as cache, \
+            publish.Publication(wh, run, snapshot, gate) as pub:
         parsed, n_files = ingest.read_wet(spark, cfg.input, snapshot, cfg.domains.include_private_suffixes, counters)
         with progress.FileProgress(counters, snapshot, n_files, cfg.spark.progress_interval_s):
             docs, errors, files = ingest.split_ingested(cache(parsed))
@@ -46,8 +49,8 @@ def audit_snapshot(spark, cfg: Config, snapshot: str, synthetic: SyntheticStep, 
         scores = synthetic.score(main)
         hashed_text = near.templates.hashed_text
         flagged = audit.flag_near_duplicates(
-            audit.flag_documents(docs, main, tables.read_prior_hashes(spark, wh, snapshot, hashed_text)), main,
-            doc_signals, tables.read_prior_signatures(spark, wh, snapshot, near.signature_params), near,
+            audit.flag_documents(docs, main, wh.read_prior_hashes(snapshot, hashed_text)), main,
+            doc_signals, wh.read_prior_signatures(snapshot, near.signature_params), near,
             cfg.dedup.line_min_repeats).localCheckpoint()
         by_domain, pooled_synthetic = synthetic.group_rows(flagged, scores, snapshot)
         pub.stage(tables.INGEST_ERRORS, audit.ingest_error_rows(errors, run.run_id))
@@ -77,28 +80,28 @@ def year_rows(cfg: Config, synthetic: SyntheticStep, snapshot: str, year: int):
                                          synthetic.year_rows(snapshot, year, view))
 
 
-def reuse_rows(spark, wh: str, near: NearDupParams, snapshot: str):
+def reuse_rows(wh: Warehouse, near: NearDupParams, snapshot: str):
     """(per-domain, pooled) ``REUSE_COLUMNS`` of a published snapshot recomputed from its doc_hashes and
     doc_signatures against the earlier snapshots the warehouse holds now; None (with a warning) when it was
     audited before doc_hashes existed or with other dedup parameters (re-audit it to refresh it)."""
     hashed_text = near.templates.hashed_text
-    hashes = tables.read_snapshot(spark, wh, tables.DOC_HASHES, snapshot)
-    signatures = tables.read_snapshot(spark, wh, tables.DOC_SIGNATURES, snapshot)
+    hashes = wh.read_snapshot(tables.DOC_HASHES, snapshot)
+    signatures = wh.read_snapshot(tables.DOC_SIGNATURES, snapshot)
     if hashes is None or signatures is None or hashes.isEmpty() or hashes.where(
             F.col(S.HASHED_TEXT) != hashed_text).limit(1).count() or signatures.where(
             F.col(S.MINHASH_PARAMS) != near.signature_params).limit(1).count():
         log.warning("%s: content reused from earlier snapshots not refreshed (no doc_hashes, or hashed with other "
                     "dedup parameters): re-audit it to measure it against every earlier snapshot", snapshot)
         return None
-    flags = audit.reuse_flags(hashes, tables.read_prior_hashes(spark, wh, snapshot, hashed_text),
+    flags = audit.reuse_flags(hashes, wh.read_prior_hashes(snapshot, hashed_text),
                               signatures.select(S.DOC_ID, S.SIGNATURE),
-                              tables.read_prior_signatures(spark, wh, snapshot, near.signature_params), near
+                              wh.read_prior_signatures(snapshot, near.signature_params), near
                               ).localCheckpoint()
     return (flags.transform(audit.reuse_stats([S.SNAPSHOT, S.REGISTERED_DOMAIN])),
             flags.transform(audit.reuse_stats([S.SNAPSHOT])))
 
 
-def refresh_published(spark, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate,
+def refresh_published(wh: Warehouse, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate,
                       stale_synthetic: set[str], stale_reuse: set[str]) -> list[str]:
     """Recompute, validate and republish the columns of published snapshots that this run's audits changed the
     inputs of, then their years' rows, each snapshot once: the synthetic columns of ``stale_synthetic``
@@ -108,7 +111,7 @@ def refresh_published(spark, cfg: Config, synthetic: SyntheticStep, gate: qualit
     stale = sorted(set(stale_synthetic) | set(stale_reuse))
     if not stale:
         return []
-    wh, near = cfg.output.warehouse, NearDupParams.from_config(cfg.dedup)
+    near = NearDupParams.from_config(cfg.dedup)
     run_id = f"refresh-{uuid.uuid4()}"
     log.info("refreshing %d published snapshots whose inputs this run's audits changed (synthetic estimates: %s; "
              "content reused from earlier snapshots: %s) as %s", len(stale), ", ".join(sorted(stale_synthetic)) or "-",
@@ -119,24 +122,24 @@ def refresh_published(spark, cfg: Config, synthetic: SyntheticStep, gate: qualit
         rows = synthetic.refreshed_rows(other) if other in stale_synthetic else None
         if rows is not None:
             replacements.append((*rows, audit.with_synthetic_columns))
-        rows = reuse_rows(spark, wh, near, other) if other in stale_reuse else None
+        rows = reuse_rows(wh, near, other) if other in stale_reuse else None
         if rows is not None:
             replacements.append((*rows, lambda new, keys: audit.with_replaced_columns(new, keys, S.REUSE_COLUMNS)))
         if not replacements:
             continue
-        domain_rows = tables.read_snapshot(spark, wh, tables.DOMAIN_STATS, other)
-        snapshot_rows = tables.read_snapshot(spark, wh, tables.SNAPSHOT_STATS, other)
+        domain_rows = wh.read_snapshot(tables.DOMAIN_STATS, other)
+        snapshot_rows = wh.read_snapshot(tables.SNAPSHOT_STATS, other)
         for by_domain, pooled, put in replacements:
             domain_rows = domain_rows.transform(put(by_domain, [S.SNAPSHOT, S.REGISTERED_DOMAIN]))
             snapshot_rows = snapshot_rows.transform(put(pooled, [S.SNAPSHOT]))
-        if publish.republish(spark, wh, gate, other, {tables.DOMAIN_STATS: domain_rows,
+        if publish.republish(wh, gate, other, {tables.DOMAIN_STATS: domain_rows,
                                                       tables.SNAPSHOT_STATS: snapshot_rows}, run_id):
             done.append(other)
     for year in sorted({int(s[8:12]) for s in done}):
         def view(table, year=year):
-            return tables.read_year(spark, wh, table, year)
-        last = tables.year_snapshots(spark, wh, year)[-1]
-        publish.republish(spark, wh, gate, last, {tables.YEAR_STATS: year_rows(cfg, synthetic, last, year)(view)},
+            return wh.read_year(table, year)
+        last = wh.year_snapshots(year)[-1]
+        publish.republish(wh, gate, last, {tables.YEAR_STATS: year_rows(cfg, synthetic, last, year)(view)},
                           run_id, year=year)
     log.info("refreshed %d snapshots: %s", len(done), ", ".join(done))
     return done
@@ -145,10 +148,10 @@ def refresh_published(spark, cfg: Config, synthetic: SyntheticStep, gate: qualit
 class Auditor:
     """The session-wide parts of an audit (detector, expectation suites) and the loop over snapshots."""
 
-    def __init__(self, spark, cfg: Config):
-        self.spark, self.cfg = spark, cfg
-        self.synthetic = SyntheticStep(spark, cfg.synthetic, cfg.output.warehouse)
-        self.gate = quality.Gate(cfg.quality, cfg.output.warehouse)
+    def __init__(self, wh: Warehouse, cfg: Config):
+        self.wh, self.cfg = wh, cfg
+        self.synthetic = SyntheticStep(wh.spark, cfg.synthetic, wh)
+        self.gate = quality.Gate(cfg.quality, wh.data_docs_dir())
         self.stale_synthetic: set[str] = set()   # published snapshots whose synthetic columns this run's audits fed
         self.stale_reuse: set[str] = set()       # published snapshots later than one this run audited
 
@@ -156,13 +159,13 @@ class Auditor:
         """Audit one snapshot; False (logged, recorded in audit_runs) when it failed or was blocked. The published
         snapshots it feeds are refreshed by ``finish``, once per run however many pre-LLM snapshots fed them."""
         try:
-            audit_snapshot(self.spark, self.cfg, snapshot, self.synthetic, self.gate)
+            audit_snapshot(self.wh, self.cfg, snapshot, self.synthetic, self.gate)
         except CrawlauditError as e:
             log.error("%s failed: %s", snapshot, e)
             return False
         finally:
             self.synthetic.forget()   # its doc_scores may be published: vintage baselines are measured anew
-        published = tables.published_snapshots(self.spark, self.cfg.output.warehouse)
+        published = self.wh.published_snapshots()
         self.stale_synthetic.update(self.synthetic.affected_by(snapshot, published))
         self.stale_reuse.discard(snapshot)   # just measured against every earlier snapshot
         self.stale_reuse.update(s for s in published if s > snapshot)
@@ -174,7 +177,7 @@ class Auditor:
         synthetic, reuse = self.stale_synthetic, self.stale_reuse
         self.stale_synthetic, self.stale_reuse = set(), set()
         try:
-            return refresh_published(self.spark, self.cfg, self.synthetic, self.gate, synthetic, reuse)
+            return refresh_published(self.wh, self.cfg, self.synthetic, self.gate, synthetic, reuse)
         except Exception as e:  # noqa: BLE001 - see the docstring
             log.error("%s not refreshed (%s: %s); rerun this run's earliest snapshot to refresh them",
                       ", ".join(sorted(synthetic | reuse)), type(e).__name__, e)
@@ -189,7 +192,7 @@ class Auditor:
                 failed.append(snapshot)
         self.finish()
         log.info("%d of %d snapshots audited into %s%s", len(snapshots) - len(failed), len(snapshots),
-                 self.cfg.output.warehouse, f"; failed: {', '.join(failed)}" if failed else "")
+                 self.wh.display, f"; failed: {', '.join(failed)}" if failed else "")
         return failed
 
     def finish(self, report: bool = False) -> None:
@@ -201,11 +204,11 @@ class Auditor:
         if docs:
             log.info("validation data docs: %s", docs)
         if report:
-            from crawlaudit import report as trend
+            from crawlaudit.ops import report as trend
 
             try:
-                index, _ = trend.refresh(self.cfg)
+                index, _ = trend.refresh(self.cfg, self.wh)
                 log.info("trend report: %s", index)
             except Exception as e:  # noqa: BLE001 - the audits stand; say why the report did not follow
                 log.error("trend report not refreshed (%s: %s); rerun: crawlaudit report --warehouse %s",
-                          type(e).__name__, e, self.cfg.output.warehouse)
+                          type(e).__name__, e, self.wh.display)

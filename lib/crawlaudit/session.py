@@ -19,15 +19,15 @@ DELTA_CONF = {
 
 
 @contextlib.contextmanager
-def spark_session(cfg: SparkConfig):
-    """``build(cfg)`` for the duration of a block; stops the session only if this block started it
+def spark_session(cfg: SparkConfig, location=None):
+    """``build(cfg, location)`` for the duration of a block; stops the session only if this block started it
     (a job called from a test, a notebook or another job leaves its caller's session running)."""
     from pyspark import SparkContext
 
     # the running context, not getActiveSession(): that one is per thread, and a job run in a second thread of
     # a process that already has a session must not stop it
     existing = SparkContext._active_spark_context
-    spark = build(cfg)
+    spark = build(cfg, location)
     try:
         yield spark
     finally:
@@ -35,8 +35,10 @@ def spark_session(cfg: SparkConfig):
             spark.stop()
 
 
-def build(cfg: SparkConfig):
-    """A SparkSession with Delta. ``cfg.master`` null leaves the master to spark-submit."""
+def build(cfg: SparkConfig, location=None):
+    """A SparkSession with Delta. ``cfg.master`` null leaves the master to spark-submit. ``location``: the
+    warehouse's ``Location``, whose Hadoop settings (S3A endpoint, region, path style) the session takes, and with
+    ``delta_packages`` its jars too (hadoop-aws, resolved through Ivy like Delta's)."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(cfg.app_name)
@@ -57,13 +59,15 @@ def build(cfg: SparkConfig):
     }
     if cfg.driver_memory:
         conf["spark.driver.memory"] = cfg.driver_memory
+    if location is not None:
+        conf.update(location.spark_conf())
     conf.update({k: str(v) for k, v in cfg.conf.items()})
     for k, v in conf.items():
         builder = builder.config(k, v)
     if cfg.delta_packages:
         from delta import configure_spark_with_delta_pip
 
-        builder = configure_spark_with_delta_pip(builder)
+        builder = configure_spark_with_delta_pip(builder, extra_packages=location.spark_packages() if location else [])
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

@@ -1,0 +1,1 @@
+"""Operating audits: the schedule and its leases, cluster submission, the trend report."""
