@@ -121,3 +121,25 @@ def test_labeled_directory_families_and_shared_passages(tmp_path):
     assert len({data.group[0], data.group[1], data.group[3], data.group[4]}) == 1
     assert len(set(data.group)) == 3
     assert generator_family("gemini-1.0-pro") == "Google" and generator_family("sample-lm-a") == "sample-lm-a"
+
+
+def test_compiled_margins_equal_the_sparse_matrix_product_bit_for_bit():
+    """``Detector.margins`` counts, weights and dots each block per document in compiled passes; the numbers are
+    those of the sparse path (``_weighted_block(counts) @ coef`` per block), bit for bit: Unicode, empty and
+    missing texts, counts above 255, and a batch of none."""
+    from pathlib import Path
+
+    from crawlaudit.devtools.corpus import generated_texts
+
+    det = D.Detector.load(Path(__file__).resolve().parents[1] / "conf" / "models" / "sample")
+    texts = [" ".join(generated_texts(30, 5)[i:i + 3]) for i in range(0, 30, 3)]
+    texts += ["", None, "Ünïcödé 漢字テキスト — ça va? Ещё раз!", "a" * 3000 + " b" * 400, "x"]
+    clean, split = D._clean(texts, det.spec), 1 << det.spec.word_bits
+    expected = np.full(len(texts), det.intercept)
+    for counts, block in ((D._word_counts(clean, det.spec), slice(0, split)),
+                          (D._byte_counts(clean, det.spec), slice(split, None))):
+        expected += np.asarray(D._weighted_block(counts, det.idf[block]) @ det.coef[block], dtype=np.float64).ravel()
+    got = det.margins(texts)
+    assert got.dtype == np.float64 and np.array_equal(got, expected)
+    assert len(set(np.round(got, 6))) > 10                       # not a constant
+    assert det.margins([]).shape == (0,)

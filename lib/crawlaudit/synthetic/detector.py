@@ -117,6 +117,85 @@ def _tf_matrix(rows: np.ndarray, cols: np.ndarray, n_docs: int, width: int) -> s
     return m
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _count(col, scratch, touched, n_touched):
+    """One n-gram into the document's counts; columns remembered in first-seen order (the CSR order of
+    ``_count_rows``, so the dot product below sums in the same order as the sparse path)."""
+    if scratch[col] == 0:
+        touched[n_touched] = col
+        n_touched += 1
+    scratch[col] += 1
+    return n_touched
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_dot(scratch, touched, n_touched, log_tf, idf, coef):
+    """Sublinear tf × idf, L2-normalized, dot ``coef`` — ``_weighted_block(...) @ coef`` for one document, in the
+    same float32 / float64 steps — and the scratch counts reset."""
+    sq = 0.0
+    for i in range(n_touched):
+        c = touched[i]
+        w = log_tf[np.int64(scratch[c])] * idf[c]
+        sq += np.float64(w) * np.float64(w)
+    norm = np.sqrt(sq) if sq > 0 else 1.0
+    acc = np.float32(0.0)
+    for i in range(n_touched):
+        c = touched[i]
+        w = log_tf[np.int64(scratch[c])] * idf[c]
+        acc += np.float32(np.float64(w) / norm) * coef[c]
+        scratch[c] = 0
+    return acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _byte_margins(buf, bounds, n_min, n_max, mask, log_tf, idf, coef, out):
+    """Add each document's byte-block term (hashing as ``_byte_ngram_buckets``) to ``out``, one pass, no pairs."""
+    scratch = np.zeros(idf.size, dtype=np.int32)
+    longest = 0
+    for d in range(bounds.size - 1):
+        longest = max(longest, bounds[d + 1] - bounds[d])
+    touched = np.empty(longest * (n_max - n_min + 1) + 1, dtype=np.int64)
+    for d in range(bounds.size - 1):
+        end, n_touched = bounds[d + 1], 0
+        for i in range(bounds[d], end):
+            h = np.uint64(0xCBF29CE484222325)
+            for n in range(1, n_max + 1):
+                if i + n > end:
+                    break
+                h = (h ^ np.uint64(buf[i + n - 1])) * np.uint64(0x100000001B3)
+                if n >= n_min:
+                    n_touched = _count(np.int64(_mix(h ^ np.uint64(n)) & np.uint64(mask)), scratch, touched,
+                                       n_touched)
+        out[d] += np.float64(_block_dot(scratch, touched, n_touched, log_tf, idf, coef))
+
+
+@numba.njit(cache=True, nogil=True)
+def _word_margins(grams, bounds, mask, log_tf, idf, coef, out):
+    """Add each document's word-block term to ``out``; ``grams``/``bounds``: per n, the n-gram hashes of
+    ``ngram_hashes`` and their per-document bounds (counted n by n, as the sparse path orders them)."""
+    scratch = np.zeros(idf.size, dtype=np.int32)
+    longest = 0
+    for d in range(out.size):
+        total = 0
+        for k in range(len(grams)):
+            total += bounds[k][d + 1] - bounds[k][d]
+        longest = max(longest, total)
+    touched = np.empty(longest + 1, dtype=np.int64)
+    for d in range(out.size):
+        n_touched = 0
+        for k in range(len(grams)):
+            for j in range(bounds[k][d], bounds[k][d + 1]):
+                n_touched = _count(np.int64(grams[k][j] & np.uint64(mask)), scratch, touched, n_touched)
+        out[d] += np.float64(_block_dot(scratch, touched, n_touched, log_tf, idf, coef))
+
+
+def _log_tf(n: int) -> np.ndarray:
+    """1 + ln(count) for counts 0..n, computed by numpy in float32 as ``_weighted_block`` computes it."""
+    counts = np.arange(n + 1, dtype=np.float32)
+    counts[0] = 1.0
+    return (1.0 + np.log(counts)).astype(np.float32)
+
+
 def _word_pairs(texts: list[str], spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     """(doc index, bucket) of every word n-gram, grouped by n."""
     docs = [WORD_RE.findall(t) for t in texts]
@@ -235,13 +314,24 @@ class Detector:
     info: dict = field(default_factory=dict)
 
     def margins(self, texts: list[str | None]) -> np.ndarray:
-        """Decision values (log-odds before calibration). Block by block, without assembling the full matrix."""
-        clean = _clean(texts, self.spec)
-        split = 1 << self.spec.word_bits
+        """Decision values (log-odds before calibration): ``weighted(term_counts(texts)) @ coef + intercept``, each
+        block counted, weighted and dotted per document by a compiled pass without building the sparse matrix
+        (the same float32 steps and summation order as that matrix product, block by block)."""
+        spec = self.spec
+        clean = _clean(texts, spec)
+        split = 1 << spec.word_bits
+        idf, coef = self.idf.astype(np.float32), self.coef.astype(np.float32)
         out = np.full(len(clean), self.intercept, dtype=np.float64)
-        for counts, sl in ((_word_counts(clean, self.spec), slice(0, split)),
-                           (_byte_counts(clean, self.spec), slice(split, None))):
-            out += np.asarray(_weighted_block(counts, self.idf[sl]) @ self.coef[sl], dtype=np.float64).ravel()
+        buf, bounds = _utf8(clean)
+        log_tf = _log_tf(int(np.diff(bounds).max(initial=0)) + 1)
+        docs = [WORD_RE.findall(t) for t in clean]
+        lengths = np.array([len(d) for d in docs], dtype=np.int64)
+        hashes = token_hashes([tok for d in docs for tok in d])
+        per_n = [ngram_hashes(hashes, lengths, n, False) for n in range(spec.word_ngrams[0], spec.word_ngrams[1] + 1)]
+        _word_margins(numba.typed.List([g for g, _ in per_n]), numba.typed.List([b for _, b in per_n]),
+                      (1 << spec.word_bits) - 1, log_tf, idf[:split], coef[:split], out)
+        _byte_margins(buf, bounds, spec.byte_ngrams[0], spec.byte_ngrams[1], (1 << spec.byte_bits) - 1, log_tf,
+                      idf[split:], coef[split:], out)
         return out
 
     def probabilities(self, margins: np.ndarray) -> np.ndarray:
