@@ -133,7 +133,7 @@ def test_compiled_margins_equal_the_sparse_matrix_product_bit_for_bit():
 
     det = D.Detector.load(Path(__file__).resolve().parents[1] / "conf" / "models" / "sample")
     texts = [" ".join(generated_texts(30, 5)[i:i + 3]) for i in range(0, 30, 3)]
-    texts += ["", None, "Ünïcödé 漢字テキスト — ça va? Ещё раз!", "a" * 3000 + " b" * 400, "x"]
+    texts += ["a" * 3000 + " b" * 400] + ODD_TEXTS
     clean, split = D._clean(texts, det.spec), 1 << det.spec.word_bits
     expected = np.full(len(texts), det.intercept)
     for counts, block in ((D._word_counts(clean, det.spec), slice(0, split)),
@@ -143,3 +143,33 @@ def test_compiled_margins_equal_the_sparse_matrix_product_bit_for_bit():
     assert got.dtype == np.float64 and np.array_equal(got, expected)
     assert len(set(np.round(got, 6))) > 10                       # not a constant
     assert det.margins([]).shape == (0,)
+
+
+ODD_TEXTS = ["", None, "Ünïcödé 漢字テキスト — ça va? Ещё раз! don't ’tis rock’n’roll it''s 'quoted' x'", "a" * 300,
+             "tab\tnew\nline\u00a0nbsp\u2003em\u200bzw\u200djoin_under score 3.14 ١٢٣ e\u0301 ﬁ Σσς İstanbul", "'''",
+             "a'b'c d'", "x"]
+
+
+def test_compiled_tokenizers_reproduce_the_regexes_and_the_reference_scan():
+    """The detector's WORD_RE tokens and the reference words' TOKEN_RE tokens, hashed by compiled scans over UTF-8
+    code-point classes, equal ``token_hashes`` of the regexes' matches; ``scan_batch`` equals ``scan`` per text."""
+    from pathlib import Path
+
+    from crawlaudit.devtools.corpus import generated_texts
+    from crawlaudit.metrics import text as T
+    from crawlaudit.metrics.minhash import scan_word_punct, scan_words, token_hashes, utf8_buffers
+
+    texts = [" ".join(generated_texts(60, 9)[i:i + 3]) for i in range(0, 60, 3)] + ODD_TEXTS
+    clean = D._clean(texts, D.FeatureSpec())
+    hashes, counts = scan_word_punct(*utf8_buffers(clean), D.word_classes(), D.WORD_CP, D.SPACE_CP)
+    expected = [token_hashes(D.WORD_RE.findall(t)) for t in clean]
+    assert counts.tolist() == [len(e) for e in expected] and np.array_equal(hashes, np.concatenate(expected))
+    lowered = [t.lower() if t else "" for t in texts]
+    hashes, counts = scan_words(*utf8_buffers(lowered), T.code_point_classes(), *T.APOSTROPHES)
+    expected = [token_hashes(T.TOKEN_RE.findall(t)) for t in lowered]
+    assert counts.tolist() == [len(e) for e in expected] and np.array_equal(hashes, np.concatenate(expected))
+    ref = Reference.load(Path(__file__).resolve().parents[1] / "conf" / "models" / "sample" / "reference.json")
+    offsets, indices, markers = ref.scan_batch(texts)
+    scans = [ref.scan(t) for t in texts]
+    assert [indices[offsets[i]:offsets[i + 1]].tolist() for i in range(len(texts))] == [s[0] for s in scans]
+    assert markers.tolist() == [s[1] for s in scans] and sum(markers) > 0 and offsets[-1] > 20

@@ -63,10 +63,7 @@ def normalized_token_hashes(texts: list[str | None]) -> tuple[np.ndarray, np.nda
     separate them, except an apostrophe between two letters or digits, which joins (``don't`` → ``dont``).
     15× faster than the regex tokenizer plus ``token_hashes`` (0.018 vs 0.28 ms per 2.2 KB document).
     """
-    lowered = pa.array([t.lower() if t else "" for t in texts], pa.large_string())
-    _, offsets_buf, data = lowered.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[:len(lowered) + 1]
-    buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    buf, offsets = utf8_buffers([t.lower() if t else "" for t in texts])
     return _scan_tokens(buf, offsets, T.code_point_classes(), T.APOSTROPHES[0], T.APOSTROPHES[1])
 
 
@@ -120,6 +117,100 @@ def _scan_tokens(buf, offsets, classes, apos1, apos2):
                 h = np.uint64(0xCBF29CE484222325)
                 in_word = False
             prev_cls = cls
+            i += width
+        if in_word:
+            out[k] = h
+            k += 1
+            counts[d] += 1
+    return out[:k], counts
+
+
+def utf8_buffers(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes of the texts one after another, offsets: text d is bytes offsets[d]:offsets[d + 1]),
+    through one Arrow array (no per-text bytes objects)."""
+    arr = pa.array(texts, pa.large_string())
+    _, offsets_buf, data = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[:len(arr) + 1]
+    buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    return buf, offsets
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fnv_bytes(h, buf, i, width):
+    for j in range(i, i + width):
+        h = (h ^ np.uint64(buf[j])) * np.uint64(0x100000001B3)
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def scan_word_punct(buf, offsets, classes, word, space):
+    """FNV-1a hashes of the tokens of ``\\w+|[^\\w\\s]`` (``classes``: the class of each code point; ``word``
+    and ``space`` name the classes of \\w and \\s), and tokens per document: as ``token_hashes`` of the regex's
+    matches, without making them."""
+    n_docs = offsets.size - 1
+    counts = np.zeros(n_docs, dtype=np.int64)
+    out = np.empty(buf.size + 1, dtype=np.uint64)   # at most one token per byte
+    k = 0
+    for d in range(n_docs):
+        end, i = offsets[d + 1], offsets[d]
+        in_word = False
+        h = np.uint64(0xCBF29CE484222325)
+        while i < end:
+            cp, width = _code_point(buf, i, end)
+            c = classes[cp]
+            if c == word:
+                h = _fnv_bytes(h, buf, i, width)
+                in_word = True
+            else:
+                if in_word:
+                    out[k] = h
+                    k += 1
+                    counts[d] += 1
+                    h = np.uint64(0xCBF29CE484222325)
+                    in_word = False
+                if c != space:   # one punctuation mark or symbol: a token of its own
+                    out[k] = _fnv_bytes(np.uint64(0xCBF29CE484222325), buf, i, width)
+                    k += 1
+                    counts[d] += 1
+            i += width
+        if in_word:
+            out[k] = h
+            k += 1
+            counts[d] += 1
+    return out[:k], counts
+
+
+@numba.njit(cache=True, nogil=True)
+def scan_words(buf, offsets, classes, apos1, apos2):
+    """FNV-1a hashes of the tokens of ``text.TOKEN_RE`` (runs of letters, marks and digits joined by an inner
+    apostrophe, which stays in the token), and tokens per document: as ``token_hashes(TOKEN_RE.findall(t))``."""
+    n_docs = offsets.size - 1
+    counts = np.zeros(n_docs, dtype=np.int64)
+    out = np.empty((buf.size + n_docs) // 2 + 1, dtype=np.uint64)
+    k = 0
+    for d in range(n_docs):
+        end, i = offsets[d + 1], offsets[d]
+        in_word = False
+        h = np.uint64(0xCBF29CE484222325)
+        while i < end:
+            cp, width = _code_point(buf, i, end)
+            if classes[cp] != T.OTHER:
+                h = _fnv_bytes(h, buf, i, width)
+                in_word = True
+                i += width
+                continue
+            if in_word and (cp == apos1 or cp == apos2):
+                nxt, _ = _code_point(buf, i + width, end)
+                if nxt >= 0 and classes[nxt] != T.OTHER:   # an inner apostrophe: kept, the token goes on
+                    h = _fnv_bytes(h, buf, i, width)
+                    i += width
+                    continue
+            if in_word:
+                out[k] = h
+                k += 1
+                counts[d] += 1
+                h = np.uint64(0xCBF29CE484222325)
+                in_word = False
             i += width
         if in_word:
             out[k] = h

@@ -62,14 +62,10 @@ class Scorer:
 
     def score_batch(self, doc_ids: list[str], texts: list[str | None]) -> pa.RecordBatch:
         margins = self.detector.margins(texts)
-        scans = [self.reference.scan(t) for t in texts]
-        refs = [r for r, _ in scans]
-        offsets = np.concatenate([[0], np.cumsum([len(r) for r in refs])]).astype(np.int32)
-        flat = np.fromiter((i for r in refs for i in r), dtype=np.int32, count=int(offsets[-1]))
+        offsets, flat, markers = self.reference.scan_batch(texts)
         return pa.RecordBatch.from_arrays([
             pa.array(doc_ids, pa.string()), pa.array(margins), pa.array(self.detector.probabilities(margins)),
-            pa.array(margins >= self.detector.calibration.threshold),
-            pa.array([m for _, m in scans], pa.bool_()),
+            pa.array(margins >= self.detector.calibration.threshold), pa.array(markers, pa.bool_()),
             pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.int32())),
         ], schema=_SCORES_ARROW)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from crawlaudit.metrics import text as T
+from crawlaudit.metrics.minhash import scan_words, token_hashes, utf8_buffers
 from crawlaudit.metrics.text import tokenize
 
 
@@ -30,6 +32,12 @@ class Reference:
     def __post_init__(self):
         self._index = {w: i for i, w in enumerate(self.words)}
         self._markers = frozenset(self.markers)
+        hashes = token_hashes(list(self.words))
+        if np.unique(hashes).size != hashes.size:
+            raise ValueError("reference words with equal 64-bit hashes")   # never seen; scan_batch needs them apart
+        self._hash_order = np.argsort(hashes)
+        self._hashes = hashes[self._hash_order]
+        self._marker_hashes = np.unique(token_hashes(list(self.markers)))
 
     def occurrence_indices(self, text: str | None) -> list[int]:
         """Sorted indices of the reference words occurring in ``text``."""
@@ -42,6 +50,23 @@ class Reference:
         """(occurrence_indices, has_marker) with one tokenizer pass."""
         types = set(tokenize(text))
         return sorted(self._index[t] for t in types if t in self._index), not self._markers.isdisjoint(types)
+
+    def scan_batch(self, texts: list[str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``scan`` of many texts in one compiled pass: (offsets, indices: text d's sorted reference-word indices are
+        indices[offsets[d]:offsets[d + 1]], has_marker per text). Tokens are matched by their 64-bit FNV-1a hashes
+        (a non-word whose hash equals a word's would count as it: odds ≈ 1e-16 per token)."""
+        buf, bounds = utf8_buffers([t.lower() if t else "" for t in texts])
+        hashes, counts = scan_words(buf, bounds, T.code_point_classes(), T.APOSTROPHES[0], T.APOSTROPHES[1])
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+        pos = np.minimum(np.searchsorted(self._hashes, hashes), max(self._hashes.size - 1, 0))
+        hit = self._hashes[pos] == hashes if self._hashes.size else np.zeros(hashes.size, dtype=bool)
+        keys = np.unique(doc[hit] * len(self.words) + self._hash_order[pos[hit]])   # sorted by (text, index)
+        offsets = np.zeros(len(texts) + 1, dtype=np.int32)
+        offsets[1:] = np.cumsum(np.bincount(keys // max(len(self.words), 1), minlength=len(texts)))
+        markers = np.zeros(len(texts), dtype=bool)
+        if self._marker_hashes.size:
+            markers[np.unique(doc[np.isin(hashes, self._marker_hashes)])] = True
+        return offsets, (keys % max(len(self.words), 1)).astype(np.int32), markers
 
     def save(self, path: str | Path) -> None:
         body = {"words": self.words, "p_human": [round(float(x), 7) for x in self.p_human],
