@@ -8,6 +8,8 @@ Generates (or reuses) a planted corpus of at least --docs documents in one snaps
   3. + templates  the ingest pass, then the template pass in Python on each file's pages (normalized line
                   hashes, template lines per domain, main content and its hash): the difference to 2. is the
                   template pass's cost per document;
+     + scoring    the ingest pass, then the detector and reference scan (conf/models/l2r-biscope) on every page:
+                  the difference to 2. is the scoring step's MB of text per second per core;
   4. full audit   jobs/audit_snapshot.py's audit of the snapshot on Spark local[--procs], Delta writes included;
   5. the same with dedup.templates false (whole pages): the audit's cost of templates in the same run.
 Prints docs/s, MB/s (compressed input), the ratios to the parse-only baseline, and peak memory.
@@ -89,6 +91,33 @@ def template_pass(path: str) -> int:
     return len(docs)
 
 
+MODEL = ROOT / "conf" / "models" / "l2r-biscope"
+SCORE_BATCH = 2000
+
+
+def _pages(path: str) -> list[str]:
+    from crawlaudit.config import InputConfig
+    from crawlaudit.ingest import wet as ingest
+
+    return [r["text"] for r in ingest.parse_file(path, SNAPSHOT, InputConfig()) if r["row_kind"] == "doc"]
+
+
+def text_bytes(path: str) -> int:
+    return sum(len(t.encode("utf-8")) for t in _pages(path))
+
+
+def score_pass(path: str) -> int:
+    """The ingest pass, then the detector and reference scan on every page (Scorer.score_batch, as the audit's
+    scoring step runs it per Arrow batch)."""
+    from crawlaudit.synthetic.estimates import Scorer
+
+    scorer = Scorer.load(MODEL)
+    pages = _pages(path)
+    for i in range(0, len(pages), SCORE_BATCH):
+        scorer.score_batch([str(j) for j in range(i, i + len(pages[i:i + SCORE_BATCH]))], pages[i:i + SCORE_BATCH])
+    return len(pages)
+
+
 def timed_pool(fn, files: list[Path], procs: int) -> tuple[int, float]:
     t = time.perf_counter()
     with mp.get_context("fork").Pool(procs) as pool:
@@ -153,6 +182,10 @@ def main(argv=None) -> int:
     n, s_templates = timed_pool(template_pass, files, args.procs)
     rows.append(("ingest + template pass", n, s_templates))
     template_ms = (s_templates - s) * args.procs / n * 1000
+    n, s_score = timed_pool(score_pass, files, args.procs)
+    rows.append(("ingest + detector scoring", n, s_score))
+    text_mb = timed_pool(text_bytes, files, args.procs)[0] / 1e6
+    score_mb_per_core = text_mb / ((s_score - s) * args.procs)
     if not args.skip_spark:
         for name, on in (("full audit (Spark + Delta)", True), ("full audit, templates off", False)):
             wh = out / "warehouse"
@@ -165,6 +198,8 @@ def main(argv=None) -> int:
     for name, n, s in rows:
         print(f"{name:28}{n:>9}{s:>9.1f}{n / s:>10.0f}{mb / s:>8.1f}{(n / s) / base:>10.3f}")
     print(f"template pass: {template_ms:.3f} ms per document per core (ingest + template pass minus ingest pass)")
+    print(f"detector scoring ({MODEL.name}): {score_mb_per_core:.1f} MB of text per second per core "
+          f"({text_mb:.0f} MB of page text; ingest + scoring minus ingest pass)")
     if not args.skip_spark:
         print(f"full audit with templates / without: {rows[-2][2] / rows[-1][2]:.2f}x the time")
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

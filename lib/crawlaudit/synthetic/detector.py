@@ -188,21 +188,22 @@ def _byte_margins(buf, bounds, n_min, n_max, mask, log_tf, idf, coef, out):
 
 @numba.njit(cache=True, nogil=True)
 def _word_margins(grams, bounds, mask, log_tf, idf, coef, out):
-    """Add each document's word-block term to ``out``; ``grams``/``bounds``: per n, the n-gram hashes of
-    ``ngram_hashes`` and their per-document bounds (counted n by n, as the sparse path orders them)."""
+    """Add each document's word-block term to ``out``; ``grams``: the n-gram hashes of ``ngram_hashes`` for each n
+    one after another, ``bounds[k]``: document d's n-grams of the k-th n are grams[bounds[k, d]:bounds[k, d + 1]]
+    (counted n by n, as the sparse path orders them)."""
     scratch = np.zeros(idf.size, dtype=np.int32)
     longest = 0
     for d in range(out.size):
         total = 0
-        for k in range(len(grams)):
-            total += bounds[k][d + 1] - bounds[k][d]
+        for k in range(bounds.shape[0]):
+            total += bounds[k, d + 1] - bounds[k, d]
         longest = max(longest, total)
     touched = np.empty(longest + 1, dtype=np.int64)
     for d in range(out.size):
         n_touched = 0
-        for k in range(len(grams)):
-            for j in range(bounds[k][d], bounds[k][d + 1]):
-                n_touched = _count(np.int64(grams[k][j] & np.uint64(mask)), scratch, touched, n_touched)
+        for k in range(bounds.shape[0]):
+            for j in range(bounds[k, d], bounds[k, d + 1]):
+                n_touched = _count(np.int64(grams[j] & np.uint64(mask)), scratch, touched, n_touched)
         out[d] += np.float64(_block_dot(scratch, touched, n_touched, log_tf, idf, coef))
 
 
@@ -344,7 +345,8 @@ class Detector:
         hashes, lengths = scan_word_punct(buf, bounds, word_classes(), WORD_CP, SPACE_CP)   # WORD_RE's tokens
         per_n = [ngram_hashes(hashes, lengths, n, False)
                  for n in range(spec.word_ngrams[0], spec.word_ngrams[1] + 1)]
-        _word_margins(numba.typed.List([g for g, _ in per_n]), numba.typed.List([b for _, b in per_n]),
+        starts = np.cumsum([0] + [g.size for g, _ in per_n[:-1]])
+        _word_margins(np.concatenate([g for g, _ in per_n]), np.stack([b + s for (_, b), s in zip(per_n, starts)]),
                       (1 << spec.word_bits) - 1, log_tf, idf[:split], coef[:split], out)
         _byte_margins(buf, bounds, spec.byte_ngrams[0], spec.byte_ngrams[1], (1 << spec.byte_bits) - 1, log_tf,
                       idf[split:], coef[split:], out)
