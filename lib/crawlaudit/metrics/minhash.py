@@ -83,6 +83,21 @@ def _code_point(buf, i, end):
             | (np.int64(buf[i + 3]) & 0x3F)), 4
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fnv_bytes(h, buf, i, width):
+    for j in range(i, i + width):
+        h = (h ^ np.uint64(buf[j])) * np.uint64(0x100000001B3)
+    return h
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _emit(out, k, counts, d, h):
+    """Token hash ``h`` as document d's next token; the next free slot of ``out``."""
+    out[k] = h
+    counts[d] += 1
+    return k + 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _scan_tokens(buf, offsets, classes, apos1, apos2):
     n_docs = offsets.size - 1
@@ -100,8 +115,7 @@ def _scan_tokens(buf, offsets, classes, apos1, apos2):
             cp, width = _code_point(buf, i, end)
             cls = classes[cp]
             if cls == T.LETTER:
-                for j in range(i, i + width):
-                    h = (h ^ np.uint64(buf[j])) * np.uint64(0x100000001B3)
+                h = _fnv_bytes(h, buf, i, width)
                 in_word = True
             elif (cp == apos1 or cp == apos2) and prev_cls != T.OTHER:
                 nxt, _ = _code_point(buf, i + width, end)
@@ -111,17 +125,13 @@ def _scan_tokens(buf, offsets, classes, apos1, apos2):
                     continue
                 cls = T.OTHER
             if cls != T.LETTER and in_word:
-                out[k] = h
-                k += 1
-                counts[d] += 1
+                k = _emit(out, k, counts, d, h)
                 h = np.uint64(0xCBF29CE484222325)
                 in_word = False
             prev_cls = cls
             i += width
         if in_word:
-            out[k] = h
-            k += 1
-            counts[d] += 1
+            k = _emit(out, k, counts, d, h)
     return out[:k], counts
 
 
@@ -133,13 +143,6 @@ def utf8_buffers(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(offsets_buf, dtype=np.int64)[:len(arr) + 1]
     buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
     return buf, offsets
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _fnv_bytes(h, buf, i, width):
-    for j in range(i, i + width):
-        h = (h ^ np.uint64(buf[j])) * np.uint64(0x100000001B3)
-    return h
 
 
 @numba.njit(cache=True, nogil=True)
@@ -163,20 +166,14 @@ def scan_word_punct(buf, offsets, classes, word, space):
                 in_word = True
             else:
                 if in_word:
-                    out[k] = h
-                    k += 1
-                    counts[d] += 1
+                    k = _emit(out, k, counts, d, h)
                     h = np.uint64(0xCBF29CE484222325)
                     in_word = False
                 if c != space:   # one punctuation mark or symbol: a token of its own
-                    out[k] = _fnv_bytes(np.uint64(0xCBF29CE484222325), buf, i, width)
-                    k += 1
-                    counts[d] += 1
+                    k = _emit(out, k, counts, d, _fnv_bytes(np.uint64(0xCBF29CE484222325), buf, i, width))
             i += width
         if in_word:
-            out[k] = h
-            k += 1
-            counts[d] += 1
+            k = _emit(out, k, counts, d, h)
     return out[:k], counts
 
 
@@ -206,16 +203,12 @@ def scan_words(buf, offsets, classes, apos1, apos2):
                     i += width
                     continue
             if in_word:
-                out[k] = h
-                k += 1
-                counts[d] += 1
+                k = _emit(out, k, counts, d, h)
                 h = np.uint64(0xCBF29CE484222325)
                 in_word = False
             i += width
         if in_word:
-            out[k] = h
-            k += 1
-            counts[d] += 1
+            k = _emit(out, k, counts, d, h)
     return out[:k], counts
 
 

@@ -32,17 +32,22 @@ _DROP_APOSTROPHES = dict.fromkeys(APOSTROPHES)
 OTHER, LETTER, DIGIT = 0, 1, 2  # LETTER: \p{L} or \p{M}; DIGIT: \p{N}
 
 
-@lru_cache(maxsize=1)
-def code_point_classes() -> np.ndarray:
-    """uint8 class (OTHER / LETTER / DIGIT) of every code point, from the same ``regex`` module and Unicode
-    tables as TOKEN_RE (≈ 0.3 s, once per process)."""
+@lru_cache(maxsize=4)
+def code_point_table(patterns: tuple[tuple[str, int], ...]) -> np.ndarray:
+    """uint8 class of every code point: ``cls`` where ``regex`` matches its ``pattern`` (later pairs win), else 0;
+    from the same ``regex`` module and Unicode tables as the patterns' regexes (≈ 0.3 s, once per process)."""
     cps = np.array([c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF], dtype=np.int64)
     every = "".join(map(chr, cps))
     classes = np.zeros(0x110000, dtype=np.uint8)
-    for pattern, cls in ((r"[\p{L}\p{M}]+", LETTER), (r"\p{N}+", DIGIT)):
+    for pattern, cls in patterns:
         for m in regex.finditer(pattern, every):
             classes[cps[m.start():m.end()]] = cls
     return classes
+
+
+def code_point_classes() -> np.ndarray:
+    """uint8 class (OTHER / LETTER / DIGIT) of every code point, as TOKEN_RE sees it."""
+    return code_point_table(((r"[\p{L}\p{M}]+", LETTER), (r"\p{N}+", DIGIT)))
 
 
 def tokenize(text: str | None) -> list[str]:

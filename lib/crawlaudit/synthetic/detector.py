@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numba
@@ -23,22 +22,16 @@ from scipy import sparse
 from scipy.special import expit
 
 from crawlaudit.metrics.minhash import _mix, ngram_hashes, scan_word_punct, token_hashes, utf8_buffers
+from crawlaudit.metrics.text import code_point_table
 
 WORD_RE = regex.compile(r"\w+|[^\w\s]")
 OTHER_CP, WORD_CP, SPACE_CP = 0, 1, 2   # code-point classes of WORD_RE: a symbol or mark of its own, \w, \s
 
 
-@lru_cache(maxsize=1)
 def word_classes() -> np.ndarray:
-    """uint8 class of every code point for WORD_RE (\\w, \\s, other), from the same ``regex`` module (≈ 0.3 s,
-    once per process): the compiled tokenizer of ``margins`` reproduces WORD_RE with it."""
-    cps = np.array([c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF], dtype=np.int64)
-    every = "".join(map(chr, cps))
-    classes = np.zeros(0x110000, dtype=np.uint8)
-    for pattern, cls in ((r"\w+", WORD_CP), (r"\s+", SPACE_CP)):
-        for m in regex.finditer(pattern, every):
-            classes[cps[m.start():m.end()]] = cls
-    return classes
+    """uint8 class of every code point for WORD_RE (\\w, \\s, other): the compiled tokenizer of ``margins``
+    reproduces WORD_RE with it."""
+    return code_point_table(((r"\w+", WORD_CP), (r"\s+", SPACE_CP)))
 
 
 FORMAT_VERSION = 1
@@ -63,6 +56,20 @@ class FeatureSpec:
         return (1 << self.word_bits) + (1 << self.byte_bits)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _byte_cols_at(buf, i, end, n_min, n_max, mask, cols):
+    """The buckets of the byte n-grams starting at ``i`` (n in [n_min, n_max], not past ``end``) into ``cols``;
+    how many."""
+    k = 0
+    h = np.uint64(0xCBF29CE484222325)
+    for n in range(1, min(n_max, end - i) + 1):
+        h = (h ^ np.uint64(buf[i + n - 1])) * np.uint64(0x100000001B3)
+        if n >= n_min:
+            cols[k] = np.int64(_mix(h ^ np.uint64(n)) & np.uint64(mask))
+            k += 1
+    return k
+
+
 @numba.njit(cache=True, nogil=True)
 def _byte_ngram_buckets(buf, bounds, n_min, n_max, mask):
     """(doc index, bucket) of every byte n-gram, n in [n_min, n_max], of each document's bytes."""
@@ -77,17 +84,10 @@ def _byte_ngram_buckets(buf, bounds, n_min, n_max, mask):
     cols = np.empty(total, dtype=np.int64)
     k = 0
     for d in range(n_docs):
-        end = bounds[d + 1]
-        for i in range(bounds[d], end):
-            h = np.uint64(0xCBF29CE484222325)
-            for n in range(1, n_max + 1):
-                if i + n > end:
-                    break
-                h = (h ^ np.uint64(buf[i + n - 1])) * np.uint64(0x100000001B3)
-                if n >= n_min:
-                    rows[k] = d
-                    cols[k] = np.int64(_mix(h ^ np.uint64(n)) & np.uint64(mask))
-                    k += 1
+        for i in range(bounds[d], bounds[d + 1]):
+            m = _byte_cols_at(buf, i, bounds[d + 1], n_min, n_max, mask, cols[k:])
+            rows[k:k + m] = d
+            k += m
     return rows, cols
 
 
@@ -166,23 +166,18 @@ def _block_dot(scratch, touched, n_touched, log_tf, idf, coef):
 
 @numba.njit(cache=True, nogil=True)
 def _byte_margins(buf, bounds, n_min, n_max, mask, log_tf, idf, coef, out):
-    """Add each document's byte-block term (hashing as ``_byte_ngram_buckets``) to ``out``, one pass, no pairs."""
+    """Add each document's byte-block term (the n-grams of ``_byte_cols_at``) to ``out``, one document at a time."""
     scratch = np.zeros(idf.size, dtype=np.int32)
     longest = 0
     for d in range(bounds.size - 1):
         longest = max(longest, bounds[d + 1] - bounds[d])
     touched = np.empty(longest * (n_max - n_min + 1) + 1, dtype=np.int64)
+    cols = np.empty(n_max + 1, dtype=np.int64)   # one position's n-grams at a time: stays in cache
     for d in range(bounds.size - 1):
-        end, n_touched = bounds[d + 1], 0
-        for i in range(bounds[d], end):
-            h = np.uint64(0xCBF29CE484222325)
-            for n in range(1, n_max + 1):
-                if i + n > end:
-                    break
-                h = (h ^ np.uint64(buf[i + n - 1])) * np.uint64(0x100000001B3)
-                if n >= n_min:
-                    n_touched = _count(np.int64(_mix(h ^ np.uint64(n)) & np.uint64(mask)), scratch, touched,
-                                       n_touched)
+        n_touched = 0
+        for i in range(bounds[d], bounds[d + 1]):
+            for j in range(_byte_cols_at(buf, i, bounds[d + 1], n_min, n_max, mask, cols)):
+                n_touched = _count(cols[j], scratch, touched, n_touched)
         out[d] += np.float64(_block_dot(scratch, touched, n_touched, log_tf, idf, coef))
 
 
