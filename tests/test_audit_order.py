@@ -37,6 +37,7 @@ def two_orders(spark, tmp_path_factory):
             "input.manifest": str(corpus / "crawl-data/{snapshot}/wet.paths.gz"), "input.base_url": str(corpus),
             "output.warehouse": wh, "spark.shuffle_partitions": 2, "synthetic.model": str(model),
             "synthetic.human_reference": "vintage", "synthetic.vintage_min_docs": 50,
+            "synthetic.distributed_min_docs": 0,   # the pooled rows by Spark aggregations, as on a real crawl
             "quality.data_docs": False})
         assert Auditor(Warehouse.from_config(cfg.output, spark), cfg).audit_all(order) == []
         out[name] = wh

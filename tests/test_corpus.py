@@ -103,3 +103,17 @@ def test_every_page_wears_its_sites_template_and_redesigns_break_whole_page_reus
     assert redesigned > 0 and same_design > 0
     plain = _Generator(CorpusSpec(**{**spec.__dict__, "templates": False}))
     assert all(p.text == p.article for p in plain.snapshot_docs("CC-MAIN-2019-35", 0))
+
+
+def test_a_long_tail_of_one_document_domains(tmp_path):
+    # share 0.6 of 10 domains: i = 1, 3, 4, 6, 8, 9 hold one document (a syndicated page may add a second)
+    spec = CorpusSpec(snapshots=("CC-MAIN-2024-22",), n_domains=10, docs_per_domain=(20, 30), files_per_snapshot=1,
+                      seed=3, single_doc_share=0.6, large_domain_docs=None)
+    truth = write_corpus(tmp_path, spec)
+    snap = truth["snapshots"]["CC-MAIN-2024-22"]
+    sizes = sorted(d["n_docs"] for d in snap["domains"].values())
+    assert len(sizes) == 10 and max(sizes[:6]) <= 2 and min(sizes[6:]) >= 16
+    assert sum(s == 1 for s in sizes) >= 5
+    records = sum(1 for p in (tmp_path / "crawl-data").rglob("*.warc.wet.gz")
+                  for r in ingest.parse_file(str(p), "CC-MAIN-2024-22", InputConfig()) if r["row_kind"] == "doc")
+    assert records == snap["n_docs"] == sum(sizes)

@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 
 from crawlaudit.metrics import dedup, entropy, neardup, repetition, templates
 from crawlaudit.synthetic import estimates as synthetic
+from crawlaudit.synthetic.pooled import pooled_estimates
 from crawlaudit import schemas as S
 from crawlaudit.config import MetricsConfig
 from crawlaudit.metrics.neardup import NearDupParams
@@ -111,16 +112,19 @@ def doc_signature_rows(flagged: DataFrame, signals: DataFrame, params: NearDupPa
 
 
 def synthetic_rows(flagged: DataFrame, scores: DataFrame | None, keys: list[str], params, prior_markers: DataFrame,
-                   before_year: int, domains=None) -> DataFrame:
+                   before_year: int, domains=None, pooled: bool = False) -> DataFrame:
     """keys + ``SYNTHETIC_COLUMNS`` per group: the estimates from the document ``scores`` (null without a model),
     each document measured against its domain's vintage baseline when ``domains`` (``synthetic.DomainBaselines``)
-    is given; the marker-excess bound against ``prior_markers`` (keys without snapshot, year, marker_doc_frac)."""
+    is given; the marker-excess bound against ``prior_markers`` (keys without snapshot, year, marker_doc_frac).
+    ``pooled``: few large groups, estimated by Spark aggregations (``pooled.pooled_estimates``) instead of one
+    Python worker per group."""
     if scores is None or params is None:
         return flagged.transform(synthetic.null_estimates(keys))
     doc_keys = list(dict.fromkeys([*keys, S.REGISTERED_DOMAIN])) if domains is not None else keys
     scored = (flagged.select(S.DOC_ID, *doc_keys).join(scores, S.DOC_ID)
               .transform(synthetic.with_document_baselines(domains)))
-    rows = scored.transform(synthetic.synthetic_estimates(keys, params)).withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
+    estimator = pooled_estimates if pooled else synthetic.synthetic_estimates
+    rows = scored.transform(estimator(keys, params)).withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
     marker_keys = [k for k in keys if k != S.SNAPSHOT]
     return rows.transform(synthetic.with_marker_excess(prior_markers, marker_keys, before_year)).drop(S.YEAR)
 
@@ -248,7 +252,7 @@ def year_synthetic_rows(doc_scores: DataFrame, params, prior_markers: DataFrame,
     if params is None:
         return with_year.transform(synthetic.null_estimates([S.YEAR]))
     rows = (with_year.transform(synthetic.with_document_baselines(domains))
-            .transform(synthetic.synthetic_estimates([S.YEAR], params)))
+            .transform(pooled_estimates([S.YEAR], params)))
     return rows.transform(synthetic.with_marker_excess(prior_markers, [], before_year))
 
 

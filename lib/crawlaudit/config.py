@@ -159,7 +159,9 @@ class SyntheticConfig:
     ``uninformative_width``: a row whose 95% interval is wider than this says so (synthetic_uninformative): the
     evidence, or what the detector knows of unseen generators, cannot pin the share down. ``min_doc_tokens``:
     documents with fewer tokens have no usable text for the detector: not scored, counted in n_docs_unscored,
-    never taken as human or AI.
+    never taken as human or AI. ``distributed_min_docs``: pooled groups (a snapshot, a year) of at least this many
+    scored documents are estimated by Spark aggregations (``synthetic.pooled``: no group in one Python worker);
+    smaller ones in one worker, which costs one Spark job less and gives the same numbers.
     """
 
     model: str | None = "conf/models/l2r-biscope"
@@ -174,6 +176,7 @@ class SyntheticConfig:
     vintage_domain_prior_docs: int | None = field(default=None, metadata=_rng(1))
     uninformative_width: float = field(default=0.5, metadata=_rng(0.0, 1.0))
     min_doc_tokens: int = field(default=1, metadata=_rng(0))
+    distributed_min_docs: int = field(default=100_000, metadata=_rng(0))
 
     def __post_init__(self):
         if self.primary_method not in SYNTHETIC_METHODS:

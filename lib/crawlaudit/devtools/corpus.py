@@ -67,7 +67,9 @@ class CorpusSpec:
     """What to generate. ``docs_per_domain``: range of a domain's base size (it varies ±20% per snapshot); every
     ``LARGE_DOMAIN_EVERY``-th domain's is drawn from ``large_domain_docs`` instead (None: no large domains).
     ``ai_share``: the planted share of model-written new content by year (see ``year_ai_share``). ``templates``:
-    wrap every page in its domain's site template (``site_template``)."""
+    wrap every page in its domain's site template (``site_template``). ``single_doc_share``: the share of domains
+    with one document per snapshot, a crawl's long tail (domain i is one when ⌊(i + 1)·share⌋ > ⌊i·share⌋: chosen
+    without random draws, so every other domain is generated as without a tail)."""
 
     snapshots: tuple[str, ...] = DEFAULT_SNAPSHOTS
     n_domains: int = 40
@@ -78,6 +80,7 @@ class CorpusSpec:
     ai_share: tuple[tuple[int, float], ...] = DEFAULT_AI_SHARE
     large_domain_docs: tuple[int, int] | None = LARGE_DOMAIN_DOCS
     templates: bool = True
+    single_doc_share: float = 0.0
 
 
 def parse_ai_share(text: str) -> tuple[tuple[int, float], ...]:
@@ -163,6 +166,8 @@ def _domains(spec: CorpusSpec, rng: random.Random, pool: list[str]) -> list[_Dom
             name=name.capitalize(), template_phase=i % TEMPLATE_REDESIGN_YEARS,
             ai_factor=AI_DOMAIN_FACTORS[(i + i // 5) % len(AI_DOMAIN_FACTORS)],
         )
+        if int((i + 1) * spec.single_doc_share) > int(i * spec.single_doc_share):
+            d.base_docs = 1
         # the draws that once made the domain's header and footer lines (now site_template's): kept, so the
         # domains' vocabularies, and the shipped sample detector trained on them, stay what they were
         rng.sample(pool, 6), rng.choice(pool), rng.choice(pool)
@@ -316,7 +321,7 @@ class _Generator:
         new_contents: dict[str, list[int]] = defaultdict(list)
         for d in self.domains:
             self.ai_p = min(AI_SHARE_MAX, year_ai_share(self.spec.ai_share, year) * d.ai_factor)
-            n = max(2, round(d.base_docs * self.rng.uniform(0.8, 1.2)))
+            n = 1 if d.base_docs == 1 else max(2, round(d.base_docs * self.rng.uniform(0.8, 1.2)))
             earlier = list(self.domain_contents[d.registered_domain])
             n_reuse = min(round(d.reuse_rate * n), len(earlier)) if index > 0 else 0
             n_dup = round(d.dup_rate * n)

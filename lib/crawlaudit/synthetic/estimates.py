@@ -29,7 +29,7 @@ from crawlaudit.config import SyntheticConfig
 from crawlaudit.synthetic.detector import Calibration, Detector
 from crawlaudit.errors import ConfigError
 from crawlaudit.quality.validation import require_columns
-from crawlaudit.synthetic.vocabulary import Reference, occurrence_matrix
+from crawlaudit.synthetic.vocabulary import Reference
 
 SCORES_SCHEMA = StructType([
     StructField(S.DOC_ID, StringType(), False),
@@ -109,11 +109,13 @@ class EstimatorParams:
     uninformative_width: float = 0.5
     baseline: str = "labeled"             # where the human side comes from (synthetic_baseline)
     baseline_n_docs: int | None = None    # vintage documents behind it
+    distributed_min_docs: int = 0         # pooled groups this large are estimated by Spark aggregations
 
     @classmethod
     def from_config(cls, cfg: SyntheticConfig, scorer: Scorer) -> "EstimatorParams":
         return cls(scorer.detector.calibration, tuple(scorer.reference.p_human), tuple(scorer.reference.q_ai),
-                   cfg.primary_method, cfg.min_docs, cfg.bootstrap_replicates, cfg.seed, cfg.uninformative_width)
+                   cfg.primary_method, cfg.min_docs, cfg.bootstrap_replicates, cfg.seed, cfg.uninformative_width,
+                   distributed_min_docs=cfg.distributed_min_docs)
 
 
 ESTIMATE_FIELDS = [
@@ -136,48 +138,86 @@ BASE_N, BASE_FPR, BASE_FPR_VAR, BASE_NEG, BASE_NEG_VAR = ("_base_n", "_base_fpr"
 BASELINE_COLUMNS = [BASE_N, BASE_FPR, BASE_FPR_VAR, BASE_NEG, BASE_NEG_VAR]
 
 
-def _baseline_of_group(pdf: pd.DataFrame, params: EstimatorParams) -> tuple[dict, Calibration, str, int | None]:
-    """Resample columns, calibration and (label, n) of the human side: per-document baselines when ``pdf`` has
-    them (their sd: √Σ_d w_d² var_d over the group's domains d of document share w_d, domain errors independent),
-    else the params'."""
-    if BASE_FPR not in pdf:
-        return {}, params.calibration, params.baseline, params.baseline_n_docs
-    n = len(pdf)
-    share = pdf.groupby(S.REGISTERED_DOMAIN, sort=False)[S.DOC_ID].transform("size").to_numpy(np.float64) / n
-    fpr_sd = float(np.sqrt(np.sum(share * pdf[BASE_FPR_VAR].to_numpy(np.float64)) / n))
-    neg_sd = float(np.sqrt(np.sum(share * pdf[BASE_NEG_VAR].to_numpy(np.float64)) / n))
-    cal = dataclasses.replace(params.calibration, fpr_sd=fpr_sd, mean_p_human_sd=neg_sd)
-    cols = {"fpr": pdf[BASE_FPR].to_numpy(np.float64), "neg": pdf[BASE_NEG].to_numpy(np.float64)}
-    own = pdf[BASE_N].to_numpy()
-    single = pdf[S.REGISTERED_DOMAIN].nunique() == 1
-    if single and own[0] > 0:
-        return cols, cal, "vintage-domain", int(own[0])
-    if single or not (own > 0).any():
-        return cols, cal, "vintage", params.baseline_n_docs
-    return cols, cal, "vintage-domain", params.baseline_n_docs
+@dataclass(frozen=True)
+class HumanSide:
+    """What a group's documents are measured against: the calibration (its human-side sd from the documents'
+    domains), whether each document carries its own baseline (fpr / neg columns), and the row's
+    synthetic_baseline label and document count."""
+
+    calibration: Calibration
+    per_document: bool
+    label: str
+    n_docs: int | None
 
 
-def estimate_group(pdf: pd.DataFrame, key: tuple, params: EstimatorParams) -> dict:
-    """All estimates for one group's documents (columns ``SCORE_INPUT_COLUMNS``, optionally with
-    ``BASELINE_COLUMNS`` and registered_domain: each document's own human side)."""
-    pdf = pdf.sort_values(S.DOC_ID, kind="stable")
-    n = len(pdf)
-    base_cols, cal, baseline, baseline_n = _baseline_of_group(pdf, params) if n else ({}, None, params.baseline,
-                                                                                       params.baseline_n_docs)
+def human_side(params: EstimatorParams, n: int, n_domains: int, own_n_docs: int, fpr_var_sum: float,
+               neg_var_sum: float) -> HumanSide:
+    """The group's human side from its per-document baselines, summarized by domain: ``n_domains`` domains,
+    ``own_n_docs`` the largest vintage count among them, ``*_var_sum`` = Σ_d n_d² var_d (the pooled baseline's sd
+    is √Σ_d w_d² var_d over the domains d of document share w_d = n_d / n, domain errors independent). n_domains 0:
+    no per-document baselines, the params'."""
+    if n_domains == 0 or n == 0:
+        return HumanSide(params.calibration, False, params.baseline, params.baseline_n_docs)
+    cal = dataclasses.replace(params.calibration, fpr_sd=float(np.sqrt(fpr_var_sum)) / n,
+                              mean_p_human_sd=float(np.sqrt(neg_var_sum)) / n)
+    if n_domains == 1 and own_n_docs > 0:
+        return HumanSide(cal, True, "vintage-domain", int(own_n_docs))
+    if n_domains == 1 or own_n_docs <= 0:
+        return HumanSide(cal, True, "vintage", params.baseline_n_docs)
+    return HumanSide(cal, True, "vintage-domain", params.baseline_n_docs)
+
+
+def _human_side_of_frame(pdf: pd.DataFrame, params: EstimatorParams) -> HumanSide:
+    if BASE_FPR not in pdf or not len(pdf):
+        return human_side(params, len(pdf), 0, 0, 0.0, 0.0)
+    per = pdf.groupby(S.REGISTERED_DOMAIN, sort=True).agg(
+        n=(S.DOC_ID, "size"), own=(BASE_N, "first"), vf=(BASE_FPR_VAR, "first"), vn=(BASE_NEG_VAR, "first"))
+    n2 = per["n"].to_numpy(np.float64) ** 2
+    return human_side(params, len(pdf), len(per), int(per["own"].max()), float(np.sum(n2 * per["vf"])),
+                      float(np.sum(n2 * per["vn"])))
+
+
+def _summed_values(n: int, flag, prob, marker, fpr=None, neg=None) -> np.ndarray:
+    """Documents × ``quantify.SUMMED`` int64 values (probabilities in fixed point; fpr / neg 0 when absent)."""
+    values = np.zeros((n, len(Q.SUMMED)), dtype=np.int64)
+    values[:, 0] = 1
+    values[:, 1] = np.asarray(flag, dtype=np.int64)
+    values[:, 2] = Q.to_fixed_point(prob)
+    values[:, 3] = np.asarray(marker, dtype=np.int64)
+    if fpr is not None:
+        values[:, 4], values[:, 5] = Q.to_fixed_point(fpr), Q.to_fixed_point(neg)
+    return values
+
+
+def frame_sums(pdf: pd.DataFrame, params: EstimatorParams) -> np.ndarray:
+    """``quantify.hashed_poisson_sums`` of a pandas frame of ``SCORE_INPUT_COLUMNS`` (+ ``BASELINE_COLUMNS``)."""
+    lengths = np.fromiter((len(x) for x in pdf[S.REF_WORDS]), dtype=np.int64, count=len(pdf))
+    bounds = np.zeros(len(pdf) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    words = np.concatenate([np.asarray(x, dtype=np.int64) for x in pdf[S.REF_WORDS]]) if len(pdf) else \
+        np.zeros(0, dtype=np.int64)
+    base = (pdf[BASE_FPR], pdf[BASE_NEG]) if BASE_FPR in pdf else ()
+    values = _summed_values(len(pdf), pdf[S.IS_AI_FLAGGED], pdf[S.AI_PROB], pdf[S.HAS_MARKER], *base)
+    return Q.hashed_poisson_sums(pdf[S.DOC_ID].tolist(), values, bounds, words, len(params.p_human),
+                                 params.replicates, params.seed)
+
+
+def estimates_from_sums(sums: np.ndarray, key: tuple, params: EstimatorParams, side: HumanSide) -> dict:
+    """All estimates of one group from its ``hashed_poisson_sums`` (of all its documents, in any split and
+    order): the same numbers wherever the sums were made. Calibration draws are seeded by the group key."""
+    n = int(sums[0, -1])
     out = {S.N_DOCS_SCORED: n, S.SYNTHETIC_METHOD: params.primary, S.SYNTHETIC_LOW_N: n < params.min_docs,
-           S.MARKER_DOC_FRAC: float(pdf[S.HAS_MARKER].mean()) if n else None, S.MARKER_EXCESS_LB: None,
-           S.SYNTHETIC_UNINFORMATIVE: None, S.SYNTHETIC_BASELINE: baseline, S.SYNTHETIC_BASELINE_N_DOCS: baseline_n}
+           S.MARKER_DOC_FRAC: float(sums[Q.SUMMED.index("marker"), -1] / n) if n else None,
+           S.MARKER_EXCESS_LB: None, S.SYNTHETIC_UNINFORMATIVE: None, S.SYNTHETIC_BASELINE: side.label,
+           S.SYNTHETIC_BASELINE_N_DOCS: side.n_docs}
     if n < params.min_docs:
         return {**out, **{c: None for c in (S.SYNTHETIC_RATIO, S.SYNTHETIC_RATIO_LO, S.SYNTHETIC_RATIO_HI,
                                              *S.SYNTHETIC_ESTIMATES)}}
-    p, q = np.asarray(params.p_human), np.asarray(params.q_ai)
-    occ = occurrence_matrix([list(x) for x in pdf[S.REF_WORDS]], p.size)
+    res = Q.resampled_from_sums(sums, ("flag", "prob", "fpr", "neg") if side.per_document else ("flag", "prob"))
     rng = np.random.default_rng(Q.group_seed(params.seed, *map(str, key)))
-    res = Q.resample_means({"flag": pdf[S.IS_AI_FLAGGED].to_numpy(dtype=np.float64),
-                            "prob": pdf[S.AI_PROB].to_numpy(dtype=np.float64), "occ": occ, **base_cols},
-                           params.replicates, rng)
-    est = {"cc": Q.classify_and_count(res), "acc": Q.acc(res, cal, rng),
-           "pacc": Q.pacc(res, cal, rng), "mle": Q.mixture_mle(res, p, q)}
+    cal = side.calibration
+    est = {"cc": Q.classify_and_count(res), "acc": Q.acc(res, cal, rng), "pacc": Q.pacc(res, cal, rng),
+           "mle": Q.mixture_mle(res, np.asarray(params.p_human), np.asarray(params.q_ai))}
     primary = est[params.primary]
     out[S.SYNTHETIC_UNINFORMATIVE] = bool(primary.hi - primary.lo > params.uninformative_width)
     return {**out, S.SYNTHETIC_RATIO: primary.value, S.SYNTHETIC_RATIO_LO: primary.lo,
@@ -185,14 +225,21 @@ def estimate_group(pdf: pd.DataFrame, key: tuple, params: EstimatorParams) -> di
             S.SYNTHETIC_PACC: est["pacc"].value, S.SYNTHETIC_MLE: est["mle"].value}
 
 
+def estimate_group(pdf: pd.DataFrame, key: tuple, params: EstimatorParams) -> dict:
+    """All estimates for one group's documents in one process (columns ``SCORE_INPUT_COLUMNS``, optionally with
+    ``BASELINE_COLUMNS`` and registered_domain: each document's own human side)."""
+    return estimates_from_sums(frame_sums(pdf, params), key, params, _human_side_of_frame(pdf, params))
+
+
 def synthetic_estimates(group_cols: list[str], params: EstimatorParams) -> Callable[[DataFrame], DataFrame]:
     """Columns in: ``group_cols`` + ``SCORE_INPUT_COLUMNS`` (+ registered_domain and ``BASELINE_COLUMNS`` from
     ``with_document_baselines``, used when present). Columns out: ``group_cols`` + ``SYNTHETIC_COLUMNS``, one row
-    per group (marker_excess_lb null: ``with_marker_excess`` fills it)."""
+    per group (marker_excess_lb null: ``with_marker_excess`` fills it). Each group's documents in one Python
+    worker: for the many small groups (domains); ``pooled.pooled_estimates`` for the few large ones."""
 
     def transform(scored: DataFrame) -> DataFrame:
         require_columns(scored, group_cols + SCORE_INPUT_COLUMNS, "synthetic_estimates")
-        schema = StructType([scored.schema[c] for c in group_cols] + ESTIMATE_FIELDS)
+        schema = estimates_schema(scored, group_cols)
         names = [f.name for f in schema.fields]
         extra = ([S.REGISTERED_DOMAIN] if S.REGISTERED_DOMAIN not in group_cols else []) + BASELINE_COLUMNS \
             if BASE_FPR in scored.columns else []
@@ -206,6 +253,10 @@ def synthetic_estimates(group_cols: list[str], params: EstimatorParams) -> Calla
                 .applyInPandas(fit, schema))
 
     return transform
+
+
+def estimates_schema(scored: DataFrame, group_cols: list[str]) -> StructType:
+    return StructType([scored.schema[c] for c in group_cols] + ESTIMATE_FIELDS)
 
 
 def null_estimates(group_cols: list[str]) -> Callable[[DataFrame], DataFrame]:

@@ -9,9 +9,12 @@ Counting flagged documents is biased: E[cc] = fpr + (tpr − fpr)·α, so a huma
   over documents then accounts for).
 - ``marker_excess_lower_bound``: Kobak et al.'s excess-vocabulary bound, see there.
 
-Intervals: percentile Poisson bootstrap over documents (``resample_means``: chunked, so a snapshot of millions of
-documents needs no more memory than a domain; seeded per group, documents in doc_id order, so results do not
-depend on partitioning). For acc and pacc each replicate also draws the calibration constants from normals
+Intervals: percentile Poisson bootstrap over documents. In the audit each document's weight in replicate b is a
+Poisson(1) draw from a hash of (seed, doc_id, b) (``hashed_poisson_sums``), and every resampled quantity is an
+exact integer sum (probabilities in fixed point, ``FIXED_POINT``): a group's replicates are sums of any split of its
+documents, in any order, so a snapshot is resampled as partial sums per Spark partition with the same result as
+in one process, whatever the partitioning (``synthetic.pooled``). ``resample_means`` (numpy draws, chunked) serves
+the evaluation harness. For acc and pacc each replicate also draws the calibration constants from normals
 with the detector's ``*_sd`` (sampling error of the validation data). The AI side (tpr, mean AI probability) of
 a crawl's generators is unknown: when the detector measured it on K ≥ 3 generator families held out of its
 training (``Calibration.unseen_*_shift``), the estimate assumes a family it never saw, centred on the median
@@ -25,10 +28,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from fractions import Fraction
+from math import factorial
 
+import numba
 import numpy as np
 from scipy import sparse
 
+from crawlaudit.metrics.minhash import _GOLDEN, _fnv_bytes, _mix, utf8_buffers
 from crawlaudit.synthetic.detector import Calibration
 
 CONFIDENCE = 0.95
@@ -77,6 +84,89 @@ def resample_means(columns: dict, replicates: int, rng: np.random.Generator, chu
     point = {k: (np.asarray(col.mean(axis=0)).ravel() if sparse.issparse(col) else float(np.mean(col))) if n else np.nan
              for k, col in columns.items()}
     boot = {k: v / (safe_n[:, None] if np.ndim(v) == 2 else safe_n) for k, v in sums.items()}
+    return Resampled(n, point, boot, boot_n)
+
+
+FIXED_POINT = float(1 << 32)   # probabilities summed as integers of 2^-32: exact, order-free sums
+SUMMED = ("n", "flag", "prob", "marker", "fpr", "neg")   # the value columns of ``hashed_poisson_sums``, in order
+SCALES = np.array([1.0, 1.0, FIXED_POINT, 1.0, FIXED_POINT, FIXED_POINT])
+
+
+def _poisson_thresholds(top: int = 24) -> np.ndarray:
+    """⌊2^53 · P(Poisson(1) ≤ k)⌋ for k < top (the last 2^53: no weight above top − 1), from exact rationals, so
+    every platform draws the same weights."""
+    e_inv = sum(Fraction((-1) ** j, factorial(j)) for j in range(40))     # e^-1 to ≈ 1e-48
+    cdf, out = Fraction(0), []
+    for k in range(top):
+        cdf += e_inv / factorial(k)
+        out.append(int(cdf * (1 << 53)))
+    out[-1] = 1 << 53
+    return np.array(out, dtype=np.uint64)
+
+
+POISSON_THRESHOLDS = _poisson_thresholds()
+
+
+def to_fixed_point(x) -> np.ndarray:
+    """Probabilities in [0, 1] as int64 multiples of 2^-32, rounded half up (x·2^32 is exact in float64; Spark's
+    ``floor(x * 2^32 + 0.5)`` gives the same integers)."""
+    return np.floor(np.asarray(x, dtype=np.float64) * FIXED_POINT + 0.5).astype(np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _hashed_poisson_sums(buf, bounds, seed, values, word_bounds, words, n_words, replicates, thresholds):
+    n, c = values.shape
+    boot = np.zeros((c + n_words, replicates + 1), dtype=np.int64)   # last column: every weight 1 (the point)
+    w = np.empty(replicates, dtype=np.int64)
+    s = _mix(np.uint64(seed) ^ np.uint64(_GOLDEN))
+    for d in range(n):
+        h = _mix(_fnv_bytes(np.uint64(0xCBF29CE484222325), buf, bounds[d], bounds[d + 1] - bounds[d]) ^ s)
+        for b in range(replicates):
+            u = _mix(h + np.uint64(b + 1) * np.uint64(_GOLDEN)) >> np.uint64(11)
+            k = 0
+            while u >= thresholds[k]:
+                k += 1
+            w[b] = k
+        for j in range(c):
+            v = values[d, j]
+            if v != 0:
+                for b in range(replicates):
+                    boot[j, b] += w[b] * v
+                boot[j, replicates] += v
+        for p in range(word_bounds[d], word_bounds[d + 1]):
+            t = c + words[p]
+            for b in range(replicates):
+                boot[t, b] += w[b]
+            boot[t, replicates] += 1
+    return boot
+
+
+def hashed_poisson_sums(doc_ids: list[str], values: np.ndarray, word_bounds: np.ndarray, words: np.ndarray,
+                        n_words: int, replicates: int, seed: int) -> np.ndarray:
+    """Integer sums over documents of each ``values`` column (int64, documents × ``SUMMED``) and of each reference
+    word's occurrences (document d's word indices: ``words[word_bounds[d]:word_bounds[d + 1]]``), weighted by each
+    document's Poisson(1) weight in every replicate, drawn from a hash of (seed, doc_id, replicate): an int64 array
+    (columns + n_words) × (replicates + 1), the last column unweighted. Sums of two sets of documents add up."""
+    buf, bounds = utf8_buffers(doc_ids)
+    return _hashed_poisson_sums(buf, bounds, np.uint64(seed & 0xFFFFFFFFFFFFFFFF), np.ascontiguousarray(values, np.int64),
+                                np.asarray(word_bounds, np.int64), np.asarray(words, np.int64), n_words, replicates,
+                                POISSON_THRESHOLDS)
+
+
+def resampled_from_sums(sums: np.ndarray, columns: tuple[str, ...]) -> "Resampled":
+    """The ``Resampled`` means of ``hashed_poisson_sums`` output (summed over any split of a group's documents):
+    ``columns`` of ``SUMMED`` (besides n) and the word occurrences as "occ"."""
+    c = len(SUMMED)
+    boot_n = sums[0, :-1].astype(np.float64)
+    n = int(sums[0, -1])
+    safe_n = np.maximum(boot_n, 1.0)
+    point, boot = {}, {}
+    for name in columns:
+        j = SUMMED.index(name)
+        point[name] = sums[j, -1] / SCALES[j] / n
+        boot[name] = sums[j, :-1] / SCALES[j] / safe_n
+    point["occ"] = sums[c:, -1] / n
+    boot["occ"] = (sums[c:, :-1] / safe_n).T
     return Resampled(n, point, boot, boot_n)
 
 
@@ -141,28 +231,57 @@ def pacc(res: Resampled, cal: Calibration, rng: np.random.Generator, column: str
     return _interval(_adjusted(res.point[column], pos0, neg0), _adjusted(res.boot[column], pos, neg))
 
 
-def mixture_alpha(counts: np.ndarray, n_docs: np.ndarray, p: np.ndarray, q: np.ndarray, iterations: int = 50) -> np.ndarray:
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mixture_slope(counts, n, p, d, alpha):
+    """The log-likelihood's first and second derivatives in α at ``alpha`` (one row)."""
+    g = h = 0.0
+    for w in range(p.size):
+        m = p[w] + alpha * d[w]
+        k = counts[w]
+        a, b = k / m, (n - k) / (1.0 - m)
+        g += d[w] * (a - b)
+        h -= d[w] * d[w] * (a / m + b / (1.0 - m))
+    return g, h
+
+
+@numba.njit(cache=True, nogil=True)
+def _mixture_alpha_rows(counts, n_docs, p, q, tol):
+    d = q - p
+    out = np.empty(counts.shape[0])
+    for r in range(counts.shape[0]):
+        row, n = counts[r], n_docs[r]
+        if _mixture_slope(row, n, p, d, 0.0)[0] <= 0.0:
+            out[r] = 0.0
+            continue
+        if _mixture_slope(row, n, p, d, 1.0)[0] >= 0.0:
+            out[r] = 1.0
+            continue
+        lo, hi, alpha = 0.0, 1.0, 0.5
+        for _ in range(200):
+            g, h = _mixture_slope(row, n, p, d, alpha)
+            if g > 0.0:
+                lo = alpha
+            else:
+                hi = alpha
+            nxt = alpha - g / h if h < 0.0 else 0.5 * (lo + hi)
+            if not lo < nxt < hi:
+                nxt = 0.5 * (lo + hi)
+            done = abs(nxt - alpha) < tol or hi - lo < tol
+            alpha = nxt
+            if done:
+                break
+        out[r] = alpha
+    return out
+
+
+def mixture_alpha(counts: np.ndarray, n_docs: np.ndarray, p: np.ndarray, q: np.ndarray, tol: float = 1e-13) -> np.ndarray:
     """Maximum-likelihood α per row of ``counts`` (rows × words: documents containing each reference word, out of
     ``n_docs`` per row). The log-likelihood Σ_w k_w log m_w + (n − k_w) log(1 − m_w), m = (1 − α)p + αq, is concave
-    in α, so its derivative is decreasing: bisection on [0, 1], vectorized over rows."""
-    counts = np.atleast_2d(np.asarray(counts, dtype=np.float64))
-    n_docs = np.broadcast_to(np.asarray(n_docs, dtype=np.float64), (counts.shape[0],))[:, None]
-    d = q - p
-
-    def slope(alpha):
-        m = p + alpha[:, None] * d
-        return (d * (counts / m - (n_docs - counts) / (1.0 - m))).sum(axis=1)
-
-    lo = np.zeros(counts.shape[0])
-    hi = np.ones(counts.shape[0])
-    for _ in range(iterations):
-        mid = (lo + hi) / 2.0
-        up = slope(mid) > 0
-        lo = np.where(up, mid, lo)
-        hi = np.where(up, hi, mid)
-    alpha = (lo + hi) / 2.0
-    alpha = np.where(slope(np.zeros_like(alpha)) <= 0, 0.0, alpha)
-    return np.where(slope(np.ones_like(alpha)) >= 0, 1.0, alpha)
+    in α, so its derivative is decreasing: 0 or 1 where it does not change sign on [0, 1], else its root by Newton
+    steps kept inside the bracket (bisection where a step would leave it), compiled, to ``tol``."""
+    counts = np.ascontiguousarray(np.atleast_2d(np.asarray(counts, dtype=np.float64)))
+    n_docs = np.ascontiguousarray(np.broadcast_to(np.asarray(n_docs, dtype=np.float64), (counts.shape[0],)))
+    return _mixture_alpha_rows(counts, n_docs, np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64), tol)
 
 
 def mixture_mle(res: Resampled, p: np.ndarray, q: np.ndarray, column: str = "occ") -> Estimate:

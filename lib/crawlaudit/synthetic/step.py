@@ -94,7 +94,8 @@ class SyntheticStep:
         by_domain = audit.synthetic_rows(flagged, scores, [S.SNAPSHOT, S.REGISTERED_DOMAIN], params, domain_markers,
                                          before, domains)
         pooled = audit.synthetic_rows(flagged, scores, [S.SNAPSHOT], params,
-                                      self.wh.read_marker_history(tables.SNAPSHOT_STATS, snapshot, []), before, domains)
+                                      self.wh.read_marker_history(tables.SNAPSHOT_STATS, snapshot, []), before, domains,
+                                      pooled=True)
         return by_domain, pooled
 
     def affected_by(self, snapshot: str, published: list[str]) -> list[str]:
