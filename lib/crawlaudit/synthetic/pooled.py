@@ -78,16 +78,19 @@ def _domain_summary(scored: DataFrame, group_cols: list[str]) -> dict[tuple, tup
             for r in rows}
 
 
-def pooled_estimates(group_cols: list[str], params: EstimatorParams) -> Callable[[DataFrame], DataFrame]:
+def pooled_estimates(group_cols: list[str], params: EstimatorParams,
+                     n_docs: int | None = None) -> Callable[[DataFrame], DataFrame]:
     """Columns in: ``group_cols`` + ``SCORE_INPUT_COLUMNS`` (+ registered_domain and ``BASELINE_COLUMNS``).
     Columns out: those of ``estimates.synthetic_estimates``, one row per group. Runs two Spark jobs (the sums;
     with baselines, a per-domain summary) and brings (replicates + 1) × (6 + reference words) integers per group to
     the driver: for the few large groups (snapshot, year), not for domains. Fewer than
-    ``params.distributed_min_docs`` documents (counted first): ``synthetic_estimates``, the same numbers."""
+    ``params.distributed_min_docs`` documents (``n_docs`` when the caller knows it, else counted first):
+    ``synthetic_estimates``, the same numbers."""
 
     def transform(scored: DataFrame) -> DataFrame:
         require_columns(scored, group_cols + SCORE_INPUT_COLUMNS, "pooled_estimates")
-        if params.distributed_min_docs and scored.count() < params.distributed_min_docs:
+        if params.distributed_min_docs and (scored.count() if n_docs is None else n_docs) \
+                < params.distributed_min_docs:
             return scored.transform(synthetic_estimates(group_cols, params))
         per_document = BASE_FPR in scored.columns
         extra = [S.REGISTERED_DOMAIN, BASE_N, BASE_FPR, BASE_FPR_VAR, BASE_NEG, BASE_NEG_VAR] if per_document else []
