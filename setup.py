@@ -46,8 +46,10 @@ setup(
                  sorted(str(p.relative_to(ROOT)) for p in (ROOT / "conf" / "expectations").glob("*.yaml")))],
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        # venv-pack: the cluster test packs an env; moto: the S3-compatible server of the S3 warehouse test
-        "test": ["pytest>=8", "chispa>=0.10", "venv-pack>=0.2", "moto[server]>=5.1"],
+        # venv-pack: the cluster test packs an env; moto: the S3-compatible server of the S3 warehouse test;
+        # pytest-xdist and filelock: two test workers sharing the end-to-end audit (tests/conftest.py)
+        "test": ["pytest>=8", "chispa>=0.10", "venv-pack>=0.2", "moto[server]>=5.1", "pytest-xdist>=3.6",
+                 "filelock>=3.12"],
         "bench": ["datasketch>=1.6"],
         "package": ["venv-pack>=0.2"],
         # Where Airflow runs (scripts/airflow/crawlaudit_dag.py): its own environment, which submits the job.

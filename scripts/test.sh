@@ -26,4 +26,6 @@ if ! .venv-airflow/bin/python -c "import airflow.providers.apache.spark" >/dev/n
   # shellcheck disable=SC2086
   .venv-airflow/bin/python -m pip install --quiet --disable-pip-version-check $AIRFLOW_REQS
 fi
-exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "$@"
+# two workers (TEST_WORKERS=0: one process); how modules are grouped and ordered: tests/conftest.py
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 -n "${TEST_WORKERS:-2}" --dist loadfile \
+  --no-loadscope-reorder "$@"
