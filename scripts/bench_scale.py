@@ -25,6 +25,7 @@ worker, as pooled rows were fitted before) on N rows, for comparison (its own pr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import os
@@ -172,7 +173,13 @@ def audit_stage(args) -> None:
         shutil.rmtree(wh, ignore_errors=True)
         cfg = load_config(ROOT / "conf" / "local.yaml", [
             f"input.manifest={manifest}", f"input.base_url={corpus}", f"output.warehouse={wh}",
-            f"spark.master=local[{args.procs}]", f"synthetic.model={args.model}", "quality.data_docs=false"])
+            f"spark.master=local[{args.procs}]", f"synthetic.model={args.model}", "quality.data_docs=false",
+            *args.set])
+        if args.event_log:
+            Path(args.event_log).mkdir(parents=True, exist_ok=True)
+            cfg = dataclasses.replace(cfg, spark=dataclasses.replace(cfg.spark, conf={
+                **cfg.spark.conf, "spark.eventLog.enabled": "true", "spark.eventLog.compress": "false",
+                "spark.eventLog.dir": Path(args.event_log).resolve().as_uri()}))
         with session.spark_session(cfg.spark) as spark:
             spark.range(1).count()   # JVM warm-up outside the timing
             auditor = Auditor(Warehouse.from_config(cfg.output, spark), cfg)
@@ -190,6 +197,34 @@ def audit_stage(args) -> None:
               f"{_hwm(os.getpid()):>11.0f}{peak.worker_mb:>11.0f}", flush=True)
         previous = elapsed
     print(f"(corpus: {truth_docs['n_docs']:,} documents in {FILES} files; N uses the first N/{sizes[-1]:,} of them)")
+    if args.event_log:
+        print_profile(Path(args.event_log))
+
+
+def print_profile(events: Path, top: int = 20) -> None:
+    """The newest event log's SQL executions grouped by description (the call site), longest first: where an
+    audit's time went, query by query."""
+    from collections import Counter
+
+    logs = sorted((d for d in events.iterdir() if d.name.startswith("eventlog_v2_")), key=lambda d: d.stat().st_mtime)
+    if not logs:
+        return
+    started, total, count = {}, Counter(), Counter()
+    for part in sorted(logs[-1].glob("events_*"), key=lambda f: int(f.name.split("_")[1])):
+        for line in part.open(encoding="utf-8"):
+            if "SQLExecution" not in line:
+                continue
+            e = json.loads(line)
+            if e["Event"].endswith("SQLExecutionStart"):
+                started[e["executionId"]] = (e["time"], e["description"][:90])
+            elif e["Event"].endswith("SQLExecutionEnd") and e["executionId"] in started:
+                t0, desc = started.pop(e["executionId"])
+                total[desc] += (e["time"] - t0) / 1000
+                count[desc] += 1
+    print(f"SQL executions of the last audited run, by call site ({sum(count.values())} in all, "
+          f"{sum(total.values()):.0f} s summed; nested executions overlap):")
+    for desc, seconds in total.most_common(top):
+        print(f"{seconds:9.1f} s {count[desc]:5d}x  {desc}")
 
 
 def main(argv=None) -> int:
@@ -206,9 +241,17 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=str(ROOT / "conf" / "models" / "l2r-biscope"),
                    help="model directory whose calibration and reference words are used")
     p.add_argument("--out", default="bench_out", help="work directory (the generated rows are reused)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for the audited runs, as the jobs' --set (repeatable), e.g. "
+                        "synthetic.distributed_min_docs=0")
+    p.add_argument("--event-log", metavar="DIR", help="write Spark's event log of the audited runs to DIR (for a "
+                   "per-query profile: each SQL execution's description and time)")
     p.add_argument("--one-group", type=int, default=0, metavar="N",
                    help="time the one-worker-per-group path on N rows instead (for comparison)")
     args = p.parse_args(argv)
+    from crawlaudit import cli
+
+    cli.setup_logging()   # the audit's own log: each step and its time
     if args.stage in ("audit", "all") and not args.one_group:
         audit_stage(args)
     if args.stage in ("pooled", "all") or args.one_group:
