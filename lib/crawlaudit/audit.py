@@ -124,7 +124,7 @@ def synthetic_rows(flagged: DataFrame, scores: DataFrame | None, keys: list[str]
     scored = (flagged.select(S.DOC_ID, *doc_keys).join(scores, S.DOC_ID)
               .transform(synthetic.with_document_baselines(domains)))
     # the scores are checkpointed: counting them is cheap, counting their join with the documents is a shuffle
-    estimator = (pooled_estimates(keys, params, scores.count()) if pooled
+    estimator = (pooled_estimates(keys, params, scores.count) if pooled
                  else synthetic.synthetic_estimates(keys, params))
     rows = scored.transform(estimator).withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
     marker_keys = [k for k in keys if k != S.SNAPSHOT]
@@ -254,7 +254,7 @@ def year_synthetic_rows(doc_scores: DataFrame, params, prior_markers: DataFrame,
     if params is None:
         return with_year.transform(synthetic.null_estimates([S.YEAR]))
     rows = (with_year.transform(synthetic.with_document_baselines(domains))
-            .transform(pooled_estimates([S.YEAR], params, doc_scores.count())))
+            .transform(pooled_estimates([S.YEAR], params, doc_scores.count)))
     return rows.transform(synthetic.with_marker_excess(prior_markers, [], before_year))
 
 

@@ -64,32 +64,33 @@ def _partial_sums(group_cols: list[str], params: EstimatorParams, per_document: 
 
 
 def _domain_summary(scored: DataFrame, group_cols: list[str]) -> dict[tuple, tuple]:
-    """Per group: (n documents, n domains, largest own vintage count, Σ_d n_d² fpr var_d, Σ_d n_d² neg var_d),
+    """Per group: (n domains, largest own vintage count, Σ_d n_d² fpr var_d, Σ_d n_d² neg var_d),
     each sum exact in decimal (so it does not depend on the order of the domains)."""
     per = scored.groupBy(*group_cols, S.REGISTERED_DOMAIN).agg(
         F.count(F.lit(1)).alias("n"), F.first(BASE_N).alias("own"), F.first(BASE_FPR_VAR).alias("vf"),
         F.first(BASE_NEG_VAR).alias("vn"))
     exact = "decimal(38,18)"
     rows = per.groupBy(*group_cols).agg(
-        F.sum("n").alias("n"), F.count(F.lit(1)).alias("domains"), F.max("own").alias("own"),
+        F.count(F.lit(1)).alias("domains"), F.max("own").alias("own"),
         F.sum((F.col("n") * F.col("n") * F.col("vf")).cast(exact)).alias("vf"),
         F.sum((F.col("n") * F.col("n") * F.col("vn")).cast(exact)).alias("vn")).collect()
-    return {tuple(r[c] for c in group_cols): (r["n"], r["domains"], r["own"], float(r["vf"]), float(r["vn"]))
+    return {tuple(r[c] for c in group_cols): (r["domains"], r["own"], float(r["vf"]), float(r["vn"]))
             for r in rows}
 
 
 def pooled_estimates(group_cols: list[str], params: EstimatorParams,
-                     n_docs: int | None = None) -> Callable[[DataFrame], DataFrame]:
+                     n_docs: Callable[[], int] | None = None) -> Callable[[DataFrame], DataFrame]:
     """Columns in: ``group_cols`` + ``SCORE_INPUT_COLUMNS`` (+ registered_domain and ``BASELINE_COLUMNS``).
     Columns out: those of ``estimates.synthetic_estimates``, one row per group. Runs two Spark jobs (the sums;
     with baselines, a per-domain summary) and brings (replicates + 1) × (6 + reference words) integers per group to
     the driver: for the few large groups (snapshot, year), not for domains. Fewer than
-    ``params.distributed_min_docs`` documents (``n_docs`` when the caller knows it, else counted first):
+    ``params.distributed_min_docs`` documents (``n_docs()`` when the caller has a cheaper count, else counted
+    first; neither runs when the threshold is 0):
     ``synthetic_estimates``, the same numbers."""
 
     def transform(scored: DataFrame) -> DataFrame:
         require_columns(scored, group_cols + SCORE_INPUT_COLUMNS, "pooled_estimates")
-        if params.distributed_min_docs and (scored.count() if n_docs is None else n_docs) \
+        if params.distributed_min_docs and (scored.count() if n_docs is None else n_docs()) \
                 < params.distributed_min_docs:
             return scored.transform(synthetic_estimates(group_cols, params))
         per_document = BASE_FPR in scored.columns
@@ -113,7 +114,7 @@ def pooled_estimates(group_cols: list[str], params: EstimatorParams,
         out = []
         for key in sorted(groups, key=lambda k: tuple(map(str, k))):
             sums = groups[key]
-            _, domains, own, vf, vn = summary.get(key, (0, 0, 0, 0.0, 0.0))
+            domains, own, vf, vn = summary.get(key, (0, 0, 0.0, 0.0))
             side = human_side(params, int(sums[0, -1]), domains, own or 0, vf, vn)
             row = {**dict(zip(group_cols, key)), **estimates_from_sums(sums, key, params, side)}
             out.append([row[f.name] for f in schema.fields])
