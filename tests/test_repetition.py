@@ -2,13 +2,14 @@
 import numpy as np
 import pytest
 
-from crawlaudit.metrics.repetition import SIGNAL_NAMES, repetition_signals, split_lines
+from crawlaudit.metrics.lines import scan_lines
+from crawlaudit.metrics.repetition import SIGNAL_NAMES, repetition_signals
 
 
 def signals(*texts):
-    split = [split_lines(t) for t in texts]
-    values, line_hashes = repetition_signals([t for t, _ in split], [l for _, l in split])
-    return [dict(zip(SIGNAL_NAMES, row)) for row in values], line_hashes
+    values, line_hashes, n_lines = repetition_signals(scan_lines(list(texts)))
+    bounds = np.concatenate([[0], np.cumsum(n_lines)])
+    return [dict(zip(SIGNAL_NAMES, row)) for row in values], [line_hashes[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def test_duplicate_lines_count_every_repeat_after_the_first():

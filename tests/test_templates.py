@@ -36,20 +36,24 @@ def test_main_content_drops_exactly_the_template_lines_and_hashes_like_content_h
               for _ in range(60)]
     texts = [page(b) for b in bodies] + ["no template here\nat all", None, ""]
     tmpl = [TEMPLATE] * 60 + [TEMPLATE, TEMPLATE, TEMPLATE]
-    mains, hashes, dropped, has_main, n_tokens = templates.main_contents(texts, tmpl)
+    main = templates.main_contents(texts, tmpl)
+    mains, hashes, dropped = main.text.to_pylist(), main.content_hash, main.n_template_lines
     for i, body in enumerate(bodies):
-        assert mains[i] == body and dropped[i] == 5 and n_tokens[i] == len(tokenize(body))
-        assert hashes[i] == content_hash(body) and has_main[i] == (content_hash(body) is not None)
+        assert mains[i] == body and dropped[i] == 5 and main.n_tokens[i] == len(tokenize(body))
+        assert hashes[i] == content_hash(body)
+        assert main.word_counts[i] == len(" ".join(split_lines(body)[1]).split())
     assert mains[60] == "no template here\nat all" and dropped[60] == 0 and hashes[60] == content_hash(mains[60])
-    assert mains[61] is None and mains[62] == "" and not dropped[61:].any()
-    # a domain without template lines: the page is its own main content, its hash is the page's (not recomputed)
-    same, none_hash, zero, _, unknown = templates.main_contents([page("body")], [None])
-    assert same == [page("body")] and none_hash == [None] and zero[0] == 0 and unknown[0] == -1
+    assert mains[61:] == ["", ""] and hashes[61:] == [None, None] and not dropped[61:].any()
+    # a domain without template lines: the page is its own main content
+    whole = templates.main_contents([page("body")], [None])
+    assert whole.text.to_pylist() == [page("body")] and whole.content_hash == [content_hash(page("body"))]
+    assert whole.n_template_lines[0] == 0 and whole.n_tokens[0] == len(tokenize(page("body")))
 
 
 def test_a_page_of_template_lines_only_has_no_main_content():
-    mains, hashes, dropped, has_main, _ = templates.main_contents([page(""), page("Skip to content")], [TEMPLATE] * 2)
-    assert hashes == [None, None] and not has_main.any() and list(dropped) == [5, 6]
+    main = templates.main_contents([page(""), page("Skip to content")], [TEMPLATE] * 2)
+    assert main.content_hash == [None, None] and list(main.n_template_lines) == [5, 6]
+    assert list(main.word_counts) == [0, 0] and main.text.to_pylist() == ["", ""]
 
 
 def _pages(spark, rows):

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from crawlaudit import audit, session
 from crawlaudit.ingest import progress, wet as ingest
-from crawlaudit.metrics import signals, templates
+from crawlaudit.metrics import templates
 from crawlaudit.quality import gate as quality
 from crawlaudit import schemas as S
 from crawlaudit.config import Config
@@ -36,10 +36,11 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
             publish.Publication(wh, run, snapshot, gate) as pub:
         parsed, n_files = ingest.read_wet(spark, cfg.input, snapshot, cfg.domains.include_private_suffixes, counters)
         with progress.FileProgress(counters, snapshot, n_files, cfg.spark.progress_interval_s):
-            docs, errors, files = ingest.split_ingested(cache(parsed))
+            docs, errors, files = ingest.split_ingested(
+                cache(parsed).coalesce(session.task_partitions(spark, n_files)))
             # narrow per-document results are checkpointed: later plans start from them instead of nesting plans;
-            # the first of them reads the files
-            page_signals = docs.transform(signals.document_signals(None)).localCheckpoint()
+            # the first of them reads the files. The page signals (line hashes, repetition) came with the documents.
+            page_signals = docs.select(S.DOC_ID, S.LINE_HASHES, *S.REP_SIGNALS).localCheckpoint()
         # site templates, then each page's main content: what the exact hashes, signatures and matching use
         site_templates = page_signals.join(docs.select(*templates.KEYS, S.DOC_ID, S.CONTENT_HASH), S.DOC_ID).transform(
             templates.template_lines(near.templates)).localCheckpoint()

@@ -3,7 +3,9 @@
 Published column names are a contract (dashboards depend on them): change them only with a migration.
 """
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
+    DoubleType,
     IntegerType,
     LongType,
     MapType,
@@ -59,30 +61,6 @@ KIND_DOC, KIND_ERROR, KIND_FILE = "doc", "error", "file"
 N_RECORDS = "n_records"          # conversion records met in a file (documents + damaged records)
 N_BYTES = "n_bytes"              # compressed bytes read from a file
 
-INGEST_SCHEMA = StructType(
-    [
-        StructField(ROW_KIND, StringType(), False),
-        StructField(SNAPSHOT, StringType(), False),
-        StructField(FILE, StringType(), False),
-        StructField(OFFSET, LongType(), True),
-        StructField(RECORD_ID, StringType(), True),
-        StructField(DOC_ID, StringType(), True),
-        StructField(URL, StringType(), True),
-        StructField(HOST, StringType(), True),
-        StructField(REGISTERED_DOMAIN, StringType(), True),
-        StructField(TLD, StringType(), True),
-        StructField(WARC_DATE, TimestampType(), True),
-        StructField(LANGUAGE, StringType(), True),
-        StructField(TEXT, StringType(), True),
-        StructField(N_CHARS, IntegerType(), True),
-        StructField(CONTENT_HASH, StringType(), True),
-        StructField(N_TOKENS, IntegerType(), True),
-        StructField(ERROR_KIND, StringType(), True),
-        StructField(MESSAGE, StringType(), True),
-        StructField(N_RECORDS, LongType(), True),
-        StructField(N_BYTES, LongType(), True),
-    ]
-)
 
 # --- published tables --------------------------------------------------------------------------
 N_DOCS = "n_docs"
@@ -132,6 +110,36 @@ IS_NEAR_DUP = "is_near_dup"
 IS_CROSS_SNAPSHOT_NEAR_DUP = "is_cross_snapshot_near_dup"
 REP_SIGNALS = ["rep_dup_line_char_frac", "rep_top_2gram_char_frac", "rep_top_3gram_char_frac",
                "rep_top_4gram_char_frac"] + [f"rep_dup_{n}gram_char_frac" for n in range(5, 11)]
+
+# The ingest pass's combined stream; a document's per-page signals (line hashes, repetition) are computed there.
+INGEST_SCHEMA = StructType(
+    [
+        StructField(ROW_KIND, StringType(), False),
+        StructField(SNAPSHOT, StringType(), False),
+        StructField(FILE, StringType(), False),
+        StructField(OFFSET, LongType(), True),
+        StructField(RECORD_ID, StringType(), True),
+        StructField(DOC_ID, StringType(), True),
+        StructField(URL, StringType(), True),
+        StructField(HOST, StringType(), True),
+        StructField(REGISTERED_DOMAIN, StringType(), True),
+        StructField(TLD, StringType(), True),
+        StructField(WARC_DATE, TimestampType(), True),
+        StructField(LANGUAGE, StringType(), True),
+        StructField(TEXT, StringType(), True),
+        StructField(N_CHARS, IntegerType(), True),
+        StructField(CONTENT_HASH, StringType(), True),
+        StructField(N_TOKENS, IntegerType(), True),
+        StructField(LINE_HASHES, ArrayType(LongType(), False), True),
+    ]
+    + [StructField(name, DoubleType(), True) for name in REP_SIGNALS]
+    + [
+        StructField(ERROR_KIND, StringType(), True),
+        StructField(MESSAGE, StringType(), True),
+        StructField(N_RECORDS, LongType(), True),
+        StructField(N_BYTES, LongType(), True),
+    ]
+)
 N_NEAR_DUP_DOCS = "n_near_dup_docs"
 NEAR_DUP_FRAC = "near_dup_frac"
 N_NEAR_DUP_CLUSTERS = "n_near_dup_clusters"   # clusters among the group's documents (a singleton is one)

@@ -18,6 +18,9 @@ DELTA_CONF = {
 }
 
 
+ARROW_BATCH_ROWS = 2000
+
+
 @contextlib.contextmanager
 def spark_session(cfg: SparkConfig, location=None):
     """``build(cfg, location)`` for the duration of a block; stops the session only if this block started it
@@ -56,6 +59,9 @@ def build(cfg: SparkConfig, location=None):
         # for every query (unbounded by default)
         "spark.sql.maxPlanStringLength": "200000",
         "spark.databricks.delta.snapshotPartitions": str(cfg.delta_snapshot_partitions),
+        # the per-page Python steps (scanning, scoring) hold arrays of a few words per token of their batch: a
+        # bound on the batch bounds a Python worker's memory whatever the partitions hold (Spark's default: 10,000)
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
     }
     if cfg.driver_memory:
         conf["spark.driver.memory"] = cfg.driver_memory
@@ -94,3 +100,13 @@ class Cached:
             df.unpersist()
         self._frames.clear()
         return False
+
+
+TASKS_PER_CORE = 4
+
+
+def task_partitions(spark, n_files: int) -> int:
+    """Partitions for the rows read from ``n_files`` files: one file per task until there are ``TASKS_PER_CORE``
+    tasks per core of the session, then files share a task. Every later stage scans these partitions, and an audit
+    runs hundreds of stages: a task per small file would pay the fixed cost of a task hundreds of times over."""
+    return max(1, min(n_files, spark.sparkContext.defaultParallelism * TASKS_PER_CORE))

@@ -8,8 +8,8 @@ reported: FastWARC alone ends iteration silently on both.
 
 Nothing is dropped silently: each damaged record, unreadable file or failed fetch becomes an error row
 (``ingest_errors``), and each file reports how many conversion records it held. Per-document features
-(content hash, token count) are computed here, in the parsing pass, so the text crosses to the JVM once
-and the parse never runs twice (see cc-pyspark's sparkcc.py for the record loop this generalizes).
+(content hash, token count, line hashes, repetition signals) are computed here, in the parsing pass, so the
+text crosses to the JVM once and nothing reads it back for them (see cc-pyspark's sparkcc.py for the record loop this generalizes).
 """
 from __future__ import annotations
 
@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
+import numpy as np
 import pyarrow as pa
 
 from crawlaudit import schemas as S
-from crawlaudit.metrics import text as T
+from crawlaudit.metrics import lines
+from crawlaudit.metrics.repetition import repetition_signals
 from crawlaudit.config import SNAPSHOT_RE, HttpConfig, InputConfig, redact_url
 from crawlaudit.ingest.domains import host_of, registered_domain_of, snapshot_year, tld_of
 from crawlaudit.errors import FetchError, InputError, ManifestError
@@ -489,15 +491,43 @@ def record_row(headers, content: bytes, declared_length: int | None, snapshot: s
     if not text.strip():
         return _error(snapshot, file, offset, record_id, "empty_record", "no text")
     lang = (headers.get("WARC-Identified-Content-Language") or "").split(",")[0].strip() or None
-    chash, n_tokens = T.doc_features(text)
     return {
         S.ROW_KIND: S.KIND_DOC, S.SNAPSHOT: snapshot, S.FILE: file, S.OFFSET: offset,
         S.RECORD_ID: record_id, S.DOC_ID: make_doc_id(snapshot, record_id), S.URL: url, S.HOST: host,
         S.REGISTERED_DOMAIN: registered_domain_of(host, include_private), S.TLD: tld_of(host),
         S.WARC_DATE: warc_date, S.LANGUAGE: lang,
         S.TEXT: text, S.N_CHARS: len(text),
-        S.CONTENT_HASH: chash, S.N_TOKENS: n_tokens,
+        S.CONTENT_HASH: None, S.N_TOKENS: None,   # these and the page signals: ``with_doc_features``
     }
+
+
+def with_doc_features(rows: Iterable[dict], batch_rows: int = 256) -> Iterator[dict]:
+    """The rows, in order, with each document's features filled in by one compiled scan of its text per batch
+    of ``batch_rows`` documents (``lines.scan_lines``): content_hash and n_tokens (``text.doc_features``), the
+    hashes of its non-empty normalized lines and its repetition signals (``repetition``)."""
+    pending: list[dict] = []
+    docs: list[dict] = []
+
+    def flush():
+        if docs:
+            scan = lines.scan_lines([d[S.TEXT] for d in docs])
+            rep, line_hashes, n_lines = repetition_signals(scan)
+            bounds = np.concatenate([[0], np.cumsum(n_lines)]).tolist()
+            for i, (d, h, n) in enumerate(zip(docs, scan.content_hashes(), scan.n_tokens.tolist())):
+                d[S.CONTENT_HASH], d[S.N_TOKENS] = h, n
+                d[S.LINE_HASHES] = line_hashes[bounds[i]:bounds[i + 1]].tolist()
+                d.update(zip(S.REP_SIGNALS, rep[i].tolist()))
+        yield from pending
+        pending.clear()
+        docs.clear()
+
+    for row in rows:
+        pending.append(row)
+        if row[S.ROW_KIND] == S.KIND_DOC:
+            docs.append(row)
+            if len(docs) >= batch_rows:
+                yield from flush()
+    yield from flush()
 
 
 def _rows_from_warc(stream, snapshot: str, file: str, base_offset: int | None, max_record_bytes: int,
@@ -538,6 +568,11 @@ def _rows_from_warc(stream, snapshot: str, file: str, base_offset: int | None, m
 def parse_file(uri: str, snapshot: str, input_cfg: InputConfig, include_private: bool = True,
                sleep=time.sleep) -> Iterator[dict]:
     """Every row one WET file yields: its documents, its errors, and last one ``file`` row with counts."""
+    return with_doc_features(_file_rows(uri, snapshot, input_cfg, include_private, sleep))
+
+
+def _file_rows(uri: str, snapshot: str, input_cfg: InputConfig, include_private: bool, sleep) -> Iterator[dict]:
+    """``parse_file``'s rows before the per-batch document features."""
     n_records, stream = 0, None
     label = redact_url(uri)  # what rows and messages show: never credentials
     file_row = {S.ROW_KIND: S.KIND_FILE, S.SNAPSHOT: snapshot, S.FILE: label, S.N_RECORDS: 0, S.N_BYTES: 0}
@@ -686,7 +721,7 @@ def split_ingested(parsed):
     docs = parsed.filter(kind == S.KIND_DOC).select(
         S.SNAPSHOT, snapshot_year(S.SNAPSHOT).alias(S.YEAR), S.DOC_ID, S.RECORD_ID, S.URL, S.HOST,
         S.REGISTERED_DOMAIN, S.TLD, S.WARC_DATE, S.LANGUAGE, S.TEXT, S.N_CHARS,
-        S.CONTENT_HASH, S.N_TOKENS, S.FILE, S.OFFSET,
+        S.CONTENT_HASH, S.N_TOKENS, S.FILE, S.OFFSET, S.LINE_HASHES, *S.REP_SIGNALS,
     )
     errors = parsed.filter(kind == S.KIND_ERROR).select(S.SNAPSHOT, S.FILE, S.OFFSET, S.RECORD_ID, S.ERROR_KIND, S.MESSAGE)
     files = parsed.filter(kind == S.KIND_FILE).select(S.SNAPSHOT, S.FILE, S.N_RECORDS, S.N_BYTES)

@@ -307,6 +307,11 @@ class MinHasher:
         """(signatures uint32 of shape (n_docs, num_perm), has_signature bool per document)."""
         return self._signatures(*self.shingles(docs_tokens))
 
+    def hash_signatures(self, word_hashes: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``signatures`` of documents given as their normalized words' hashes (``counts`` per document, one after
+        another), e.g. the words ``lines.scan_lines`` kept."""
+        return self._signatures(*ngram_hashes(word_hashes, counts.astype(np.int64), self.shingle_size, True))
+
     def text_signatures(self, texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
         """``signatures`` of the texts' normalized tokens: what the audit stores for every document."""
         return self._signatures(*self.text_shingles(texts))

@@ -1,5 +1,5 @@
 """Per-document repetition signals (Gopher, Rae et al. 2021, table A1) and the normalized lines that line-level
-duplication counts (cc_net), computed with numba over a batch of documents.
+duplication counts (cc_net), computed with numba over a batch of documents scanned by ``lines.scan_lines``.
 
 Definitions (characters are the characters of word tokens, so white space and markup do not dilute them):
 - ``rep_dup_line_char_frac``: characters in lines that repeat an earlier line of the document (normalized
@@ -17,7 +17,8 @@ import numpy as np
 
 from crawlaudit import schemas as S
 from crawlaudit.metrics import text as T
-from crawlaudit.metrics.minhash import ngram_hashes, token_hashes
+from crawlaudit.metrics.lines import LineScan
+from crawlaudit.metrics.minhash import _GOLDEN, _mix
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
@@ -32,8 +33,9 @@ def normalized_line(line: str) -> tuple[list[str], str]:
 
 
 def split_lines(text: str | None) -> tuple[list[str], list[str]]:
-    """(the document's lower-cased word tokens, its non-empty normalized lines). One tokenizer pass per line;
-    tokens never span a line break, so the tokens equal ``text.tokenize(text)``."""
+    """(the document's lower-cased word tokens, its non-empty normalized lines): the definition, by regex, that
+    the compiled scanner (``lines.scan_lines``) reproduces. Tokens never span a line break, so the tokens equal
+    ``text.tokenize(text)``."""
     tokens: list[str] = []
     lines: list[str] = []
     for line in (text or "").split("\n"):
@@ -60,23 +62,86 @@ def _runs(seg):
 
 
 @numba.njit(cache=True, nogil=True)
+def _longer_ngrams(acc, hashes, tok_off, n):
+    """``minhash.ngram_hashes(hashes, lengths, n, False)`` given ``acc`` holding the (n-1)-grams' sums: its sum
+    grows by the n-th token's term, so the sizes 1..10 cost one mix per token each instead of n."""
+    n_docs = tok_off.size - 1
+    bounds = np.zeros(n_docs + 1, dtype=np.int64)
+    for d in range(n_docs):
+        bounds[d + 1] = bounds[d] + max(0, tok_off[d + 1] - tok_off[d] - n + 1)
+    out = np.empty(bounds[n_docs], dtype=np.uint64)
+    for d in range(n_docs):
+        for k in range(bounds[d + 1] - bounds[d]):
+            p = tok_off[d] + k
+            acc[p] += np.uint64(1) + _mix(hashes[p + n - 1] + np.uint64(n) * np.uint64(_GOLDEN))
+            out[bounds[d] + k] = _mix(acc[p])
+    return out, bounds
+
+
+@numba.njit(cache=True, nogil=True)
+def _table(bounds):
+    """An open-addressing table (keys, used flags, counts, first positions) for the largest document's values,
+    and its slot mask: each document's values are counted in it in O(values), then its slots are cleared."""
+    most = 1
+    for d in range(bounds.size - 1):
+        most = max(most, bounds[d + 1] - bounds[d])
+    cap = 1
+    while cap < 2 * most:
+        cap *= 2
+    return (np.empty(cap, dtype=np.uint64), np.zeros(cap, dtype=np.bool_), np.zeros(cap, dtype=np.int64),
+            np.zeros(cap, dtype=np.int64), np.uint64(cap - 1))
+
+
+@numba.njit(cache=True, nogil=True)
+def _count(seg, keys, used, counts, first, mask, slot, touched):
+    """Count the values of ``seg`` in the table: slot[i] is the slot of seg[i]; the number of slots used (listed
+    in ``touched``). ``first[s]``: the first position of the slot's value."""
+    n_used = 0
+    for i in range(seg.size):
+        v = seg[i]
+        s = np.int64(v & mask)
+        while used[s] and keys[s] != v:
+            s = np.int64((np.uint64(s) + np.uint64(1)) & mask)
+        if not used[s]:
+            used[s], keys[s], counts[s], first[s] = True, v, 0, i
+            touched[n_used] = s
+            n_used += 1
+        counts[s] += 1
+        slot[i] = s
+    return n_used
+
+
+@numba.njit(cache=True, nogil=True)
 def _top_ngram_frac(h, bounds, tok_off, lengths, chars, chars_cum, total, n, out):
+    keys, used, counts, first, mask = _table(bounds)
+    slot = np.empty(keys.size, dtype=np.int64)
+    touched = np.empty(keys.size, dtype=np.int64)
     for d in range(bounds.size - 1):
         lo, hi = bounds[d], bounds[d + 1]
         out[d] = 0.0
         if hi - lo < 2 or total[d] == 0:
             continue
-        order, starts, n_runs = _runs(h[lo:hi])
+        n_used = _count(h[lo:hi], keys, used, counts, first, mask, slot, touched)
         best, best_c, best_ch = -1, 1, 0
-        for r in range(n_runs):
-            c = starts[r + 1] - starts[r]
+        for t in range(n_used):   # the most frequent n-gram; ties: more characters, then the smaller hash
+            s = touched[t]
+            c = counts[s]
             if c >= 2:
-                pos = tok_off[d] + order[starts[r]]
+                pos = tok_off[d] + first[s]
                 ch = chars_cum[pos + n] - chars_cum[pos]
-                if c > best_c or (c == best_c and ch > best_ch):
-                    best, best_c, best_ch = r, c, ch
+                if (c > best_c or (c == best_c and ch > best_ch)
+                        or (c == best_c and ch == best_ch and keys[s] < keys[best])):
+                    best, best_c, best_ch = s, c, ch
         if best >= 0:  # characters of the words its occurrences cover (overlaps counted once)
-            out[d] = _covered(order[starts[best]:starts[best + 1]], n, tok_off[d], lengths[d], chars) / total[d]
+            positions = np.empty(best_c, dtype=np.int64)
+            k = 0
+            for i in range(hi - lo):
+                if slot[i] == best:
+                    positions[k] = i
+                    k += 1
+            out[d] = _covered(positions, n, tok_off[d], lengths[d], chars) / total[d]
+        for t in range(n_used):
+            used[touched[t]] = False
 
 
 @numba.njit(cache=True, nogil=True)
@@ -95,20 +160,24 @@ def _covered(positions, n, off, length, chars):
 
 @numba.njit(cache=True, nogil=True)
 def _dup_ngram_frac(h, bounds, tok_off, lengths, chars, total, n, out):
+    keys, used, counts, first, mask = _table(bounds)
+    slot = np.empty(keys.size, dtype=np.int64)
+    touched = np.empty(keys.size, dtype=np.int64)
     for d in range(bounds.size - 1):
         lo, hi = bounds[d], bounds[d + 1]
         out[d] = 0.0
         if hi - lo < 2 or total[d] == 0:
             continue
-        order, starts, n_runs = _runs(h[lo:hi])
+        n_used = _count(h[lo:hi], keys, used, counts, first, mask, slot, touched)
         dup = np.empty(hi - lo, dtype=np.int64)
         m = 0
-        for r in range(n_runs):
-            if starts[r + 1] - starts[r] >= 2:
-                for i in range(starts[r], starts[r + 1]):
-                    dup[m] = order[i]
-                    m += 1
+        for i in range(hi - lo):
+            if counts[slot[i]] >= 2:
+                dup[m] = i
+                m += 1
         out[d] = _covered(dup[:m], n, tok_off[d], lengths[d], chars) / total[d]
+        for t in range(n_used):
+            used[touched[t]] = False
 
 
 @numba.njit(cache=True, nogil=True)
@@ -129,36 +198,34 @@ def _dup_line_frac(h, bounds, line_chars, out):
         out[d] = dup / total
 
 
-def repetition_signals(docs_tokens: list[list[str]], docs_lines: list[list[str]]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(signals float64 of shape (n_docs, len(SIGNAL_NAMES)), each document's line hashes as int64 arrays)."""
-    n_docs = len(docs_tokens)
+def repetition_signals(scan: LineScan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(signals float64 of shape (n_docs, len(SIGNAL_NAMES)), the non-empty normalized lines' hashes (int64) of
+    every document one after another, lines per document) of a scanned batch (``lines.scan_lines``: its tokens
+    and normalized lines are those of ``split_lines``)."""
+    n_docs = scan.n_docs
     out = np.zeros((n_docs, len(SIGNAL_NAMES)), dtype=np.float64)
-    lengths = np.fromiter((len(t) for t in docs_tokens), dtype=np.int64, count=n_docs)
-    flat = [tok for toks in docs_tokens for tok in toks]
-    hashes = token_hashes(flat)
-    chars = np.fromiter((len(t) for t in flat), dtype=np.int64, count=len(flat))
+    hashes, chars, lengths, tok_off = scan.tok_hash, scan.tok_chars, scan.n_tokens, scan.tok_bounds
     chars_cum = np.concatenate([[0], np.cumsum(chars)])
-    tok_off = np.concatenate([[0], np.cumsum(lengths)])
     total = chars_cum[tok_off[1:]] - chars_cum[tok_off[:-1]]
 
-    n_lines = np.fromiter((len(x) for x in docs_lines), dtype=np.int64, count=n_docs)
-    flat_lines = [line for lines in docs_lines for line in lines]
-    line_h = token_hashes(flat_lines)
-    line_chars = np.fromiter((len(x) - x.count(" ") for x in flat_lines), dtype=np.int64, count=len(flat_lines))
-    line_bounds = np.concatenate([[0], np.cumsum(n_lines)])
+    nonempty = scan.nonempty
+    line_h = scan.line_hashes()[nonempty]
+    line_chars = scan.line_chars[nonempty]
+    kept_before = np.concatenate([[0], np.cumsum(nonempty)])
+    line_bounds = kept_before[scan.line_bounds]
     col = np.empty(n_docs, dtype=np.float64)
     _dup_line_frac(line_h, line_bounds, line_chars, col)
     out[:, 0] = col
-    for i, n in enumerate(TOP_NGRAM_SIZES, start=1):
-        h, bounds = ngram_hashes(hashes, lengths, n, False)
-        _top_ngram_frac(h, bounds, tok_off, lengths, chars, chars_cum, total, n, col)
-        out[:, i] = col
-    for i, n in enumerate(DUP_NGRAM_SIZES, start=1 + len(TOP_NGRAM_SIZES)):
-        h, bounds = ngram_hashes(hashes, lengths, n, False)
-        _dup_ngram_frac(h, bounds, tok_off, lengths, chars, total, n, col)
-        out[:, i] = col
-    line_hashes = [line_h[line_bounds[i]:line_bounds[i + 1]].view(np.int64) for i in range(n_docs)]
-    return out, line_hashes
+    acc = np.zeros(hashes.size, dtype=np.uint64)
+    for n in range(1, max(DUP_NGRAM_SIZES) + 1):   # the n-gram hashes of every size, each from the one before
+        h, bounds = _longer_ngrams(acc, hashes, tok_off, n)
+        if n in TOP_NGRAM_SIZES:
+            _top_ngram_frac(h, bounds, tok_off, lengths, chars, chars_cum, total, n, col)
+            out[:, TOP_NGRAM_SIZES.index(n) + 1] = col
+        elif n in DUP_NGRAM_SIZES:
+            _dup_ngram_frac(h, bounds, tok_off, lengths, chars, total, n, col)
+            out[:, DUP_NGRAM_SIZES.index(n) + 1 + len(TOP_NGRAM_SIZES)] = col
+    return out, line_h.view(np.int64), np.diff(line_bounds)
 
 
 def with_line_dup_counts(min_repeats: int):

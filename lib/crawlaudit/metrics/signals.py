@@ -1,8 +1,8 @@
 """Per-document duplication signals, computed in one pass over each document's text on the executors.
 
-One tokenizer pass per line gives both the word tokens (repetition signals) and the normalized lines (line
-hashes); the MinHash signature comes from the compiled scanner (``MinHasher.text_signatures``), whose tokens
-are the same normalized tokens without making a string of each. Only compact columns come
+One compiled pass over each batch of texts (``lines.scan_lines``) gives the word tokens (repetition signals),
+the normalized lines (line hashes) and the normalized words (the MinHash signature), without making a string
+of any of them. Only compact columns come
 back to the JVM: the signature (num_perm ints), the line hashes and ten ratios per document, never the text.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, Stri
 
 from crawlaudit import schemas as S
 from crawlaudit.metrics.minhash import MinHasher
-from crawlaudit.metrics.repetition import SIGNAL_NAMES, repetition_signals, split_lines
+from crawlaudit.metrics.lines import scan_lines
+from crawlaudit.metrics.repetition import SIGNAL_NAMES, repetition_signals
 from crawlaudit.quality.validation import require_columns
 
 SIGNALS_SCHEMA = StructType(
@@ -35,20 +36,18 @@ def _list_array(values: np.ndarray, lengths: np.ndarray, valid: np.ndarray | Non
 
 def signals_batch(doc_ids: list[str], texts: list[str | None], hasher: MinHasher | None) -> pa.RecordBatch:
     """The ``SIGNALS_SCHEMA`` rows of one batch of documents (signature null without a ``hasher``)."""
-    split = [split_lines(t) for t in texts]
-    lines = [ls for _, ls in split]
-    rep, line_hashes = repetition_signals([toks for toks, _ in split], lines)
+    scan = scan_lines(texts)
+    rep, line_hashes, n_lines = repetition_signals(scan)
     n = len(doc_ids)
     if hasher is not None:
-        sigs, has_sig = hasher.text_signatures(texts)
+        sigs, has_sig = hasher.hash_signatures(scan.word_hash, np.diff(scan.word_bounds[scan.line_bounds]))
         signature = _list_array(sigs.view(np.int32).reshape(-1), np.full(n, hasher.num_perm), has_sig)
     else:
         signature = pa.nulls(n, _ARROW_SCHEMA.field(S.SIGNATURE).type)
     columns = [
         pa.array(doc_ids, pa.string()),
         signature,
-        _list_array(np.concatenate(line_hashes) if n else np.zeros(0, np.int64),
-                    np.fromiter((len(h) for h in line_hashes), dtype=np.int64, count=n)),
+        _list_array(line_hashes, n_lines),
     ] + [pa.array(rep[:, i]) for i in range(rep.shape[1])]
     return pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)
 

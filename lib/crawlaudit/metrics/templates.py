@@ -1,6 +1,6 @@
 """Site templates: the lines a domain repeats around its articles, and the main content left without them.
 
-Per (snapshot, registered_domain), a normalized line (``repetition.normalized_line``) is a template line when it
+Per (snapshot, registered_domain), a normalized line (``repetition.normalized_line``, scanned by ``lines``) is a template line when it
 occurs in at least max(``min_docs``, ⌈``min_frac`` · P⌉) of the domain's P distinct pages (pages with the same
 whole-page content hash count once, so exact copies of an article never make it a template). That is cc_net's
 repeated-line idea (Wenzek et al. 2020, which drops paragraphs repeated across a shard) restricted to one site: the
@@ -27,9 +27,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, BooleanType, IntegerType, LongType, StringType, StructField, StructType
 
 from crawlaudit import schemas as S
-from crawlaudit.metrics import text as T
-from crawlaudit.metrics.minhash import MinHasher, token_hashes
-from crawlaudit.metrics.repetition import normalized_line
+from crawlaudit.metrics import lines
+from crawlaudit.metrics.minhash import MinHasher
 from crawlaudit.quality.validation import require_columns
 
 KEYS = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
@@ -82,50 +81,12 @@ def template_lines(params: TemplateParams) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def main_contents(texts: list[str | None], templates: list[list[int] | None]
-                  ) -> tuple[list[str | None], list[str | None], np.ndarray, np.ndarray, np.ndarray]:
-    """(main texts, their content hashes, template lines dropped, has main content, tokens kept) of a batch of
-    pages, each with its domain's template line hashes (None or empty: the page is its own main content; its hash
-    and token count are then not recomputed: None and -1, use the page's). The hash equals ``text.content_hash``
-    of the main text: it is built from the same normalized lines."""
-    n = len(texts)
-    out_text: list[str | None] = list(texts)
-    out_hash: list[str | None] = [None] * n
-    dropped = np.zeros(n, dtype=np.int32)
-    has_main = np.ones(n, dtype=bool)
-    n_tokens = np.full(n, -1, dtype=np.int64)
-    todo = [i for i in range(n) if templates[i] and texts[i]]
-    if not todo:
-        return out_text, out_hash, dropped, has_main, n_tokens
-    raw_lines, norms, counts, owner = [], [], [], []
-    for i in todo:
-        for raw in texts[i].split("\n"):
-            toks, norm = normalized_line(raw)
-            raw_lines.append(raw)
-            norms.append(norm)
-            counts.append(len(toks))
-            owner.append(i)
-    hashes = token_hashes([x for x in norms if x]).view(np.int64)
-    k = 0
-    kept: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in todo}
-    sets = {i: set(templates[i]) for i in todo}
-    n_tokens[todo] = 0
-    for raw, norm, count, i in zip(raw_lines, norms, counts, owner):
-        if norm:
-            h = int(hashes[k])
-            k += 1
-            if h in sets[i]:
-                dropped[i] += 1
-                continue
-            kept[i][1].append(norm)
-        kept[i][0].append(raw)
-        n_tokens[i] += count
-    for i in todo:
-        lines, kept_norms = kept[i]
-        out_text[i] = "\n".join(lines)
-        out_hash[i] = T.hash_normalized(" ".join(kept_norms))
-        has_main[i] = bool(kept_norms)
-    return out_text, out_hash, dropped, has_main, n_tokens
+def main_contents(texts: list[str | None], templates: list[list[int] | None]) -> lines.MainContent:
+    """``lines.main_content`` of a batch of pages, each with its domain's template line hashes (None or empty:
+    the page is its own main content)."""
+    values = np.fromiter((h for t in templates for h in (t or ())), dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(t or ()) for t in templates])]).astype(np.int64)
+    return lines.main_content(texts, values, offsets)
 
 
 MAIN_DOCS_SCHEMA = StructType([
@@ -149,39 +110,37 @@ _MAIN_DOCS_ARROW = _arrow(MAIN_DOCS_SCHEMA)
 
 
 def main_documents(templates: DataFrame, hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
-    """Each page's main content, in one pass: doc_id, text (null when it has none), n_tokens (the words kept; 0
-    without main content), content_hash and signature of the main content, n_template_lines, has_main_content
-    (the page has text beyond its template). What exact hashing, signatures, near-duplicate verification and the detector use (a site's
-    menu is nobody's writing). Pages of domains without template lines are their own main content: their text,
-    token count and content_hash pass through; their signature is made here (as ``signals`` would make it).
+    """Each page's main content, in one compiled pass (``lines.main_content``): doc_id, text (null when it has
+    none), n_tokens (the words kept; 0 without main content), content_hash and signature of the main content,
+    n_template_lines, has_main_content (the page has text beyond its template). What exact hashing, signatures,
+    near-duplicate verification and the detector use (a site's menu is nobody's writing). Pages of domains
+    without template lines are their own main content (the same text, token count and content_hash).
 
     ``templates``: ``template_lines`` rows (one per templated domain), broadcast to the pages up to
-    ``BROADCAST_MAX_BYTES`` so the texts stay put. Columns in: snapshot, registered_domain, doc_id, text, n_tokens, content_hash.
+    ``BROADCAST_MAX_BYTES`` so the texts stay put. Columns in: snapshot, registered_domain, doc_id, text.
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            mains, hashes, dropped, has_main, n_tokens = main_contents(
-                batch.column(S.TEXT).to_pylist(), batch.column(S.TEMPLATE_HASHES).to_pylist())
-            templated = dropped > 0
-            page_hash = batch.column(S.CONTENT_HASH).to_pylist()
-            hashes = [h if t else p for h, p, t in zip(hashes, page_hash, templated)]
-            has_main &= np.array([h is not None for h in hashes], dtype=bool)
-            texts = [m if ok else None for m, ok in zip(mains, has_main)]
-            page_tokens = pc.fill_null(batch.column(S.N_TOKENS), 0).to_numpy(zero_copy_only=False)
-            sigs, has_sig = hasher.text_signatures(texts)
+            site = batch.column(S.TEMPLATE_HASHES)
+            counts = pc.fill_null(pc.list_value_length(site), 0).to_numpy(zero_copy_only=False)
+            main = lines.main_content(batch.column(S.TEXT).to_pylist(),
+                                      pc.list_flatten(site).to_numpy(zero_copy_only=False),
+                                      np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+            has_main = pa.array([h is not None for h in main.content_hash], pa.bool_())
+            sigs, has_sig = hasher.hash_signatures(main.word_hash, main.word_counts)
             n = batch.num_rows
             offsets = pa.array(np.arange(n + 1, dtype=np.int32) * hasher.num_perm)
             yield pa.RecordBatch.from_arrays([
-                batch.column(S.DOC_ID), pa.array(texts, pa.string()),
-                pa.array(np.where(has_main, np.where(n_tokens >= 0, n_tokens, page_tokens), 0).astype(np.int64)),
-                pa.array(hashes, pa.string()),
+                batch.column(S.DOC_ID), pc.if_else(has_main, main.text, pa.scalar(None, main.text.type)),
+                pa.array(np.where(has_main.to_numpy(zero_copy_only=False), main.n_tokens, 0)),
+                pa.array(main.content_hash, pa.string()),
                 pa.ListArray.from_arrays(offsets, pa.array(sigs.view(np.int32).reshape(-1)), mask=pa.array(~has_sig)),
-                pa.array(dropped), pa.array(has_main)], schema=_MAIN_DOCS_ARROW)
+                pa.array(main.n_template_lines), has_main], schema=_MAIN_DOCS_ARROW)
 
     def transform(docs: DataFrame) -> DataFrame:
-        require_columns(docs, [*KEYS, S.DOC_ID, S.TEXT, S.N_TOKENS, S.CONTENT_HASH], "main_documents")
-        pages = docs.select(*KEYS, S.DOC_ID, S.TEXT, S.N_TOKENS, S.CONTENT_HASH)
+        require_columns(docs, [*KEYS, S.DOC_ID, S.TEXT], "main_documents")
+        pages = docs.select(*KEYS, S.DOC_ID, S.TEXT)
         site = templates.select(*KEYS, S.TEMPLATE_HASHES)
         # the templates go to the pages (broadcast), never the pages' texts to the templates (a shuffle), unless
         # so many sites have templates that the table would not fit a broadcast
