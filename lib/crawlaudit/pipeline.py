@@ -40,10 +40,11 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
                 cache(parsed).coalesce(session.task_partitions(spark, n_files)))
             # narrow per-document results are checkpointed: later plans start from them instead of nesting plans;
             # the first of them reads the files. The page signals (line hashes, repetition) came with the documents.
-            page_signals = docs.select(S.DOC_ID, S.LINE_HASHES, *S.REP_SIGNALS).localCheckpoint()
+            pages = docs.select(*templates.KEYS, S.DOC_ID, S.CONTENT_HASH, S.LINE_HASHES,
+                                *S.REP_SIGNALS).localCheckpoint()
+        page_signals = pages.select(S.DOC_ID, S.LINE_HASHES, *S.REP_SIGNALS)
         # site templates, then each page's main content: what the exact hashes, signatures and matching use
-        site_templates = page_signals.join(docs.select(*templates.KEYS, S.DOC_ID, S.CONTENT_HASH), S.DOC_ID).transform(
-            templates.template_lines(near.templates)).localCheckpoint()
+        site_templates = pages.transform(templates.template_lines(near.templates)).localCheckpoint()
         # one pass makes them (text, tokens, hash, signature), kept for the detector and verification
         main = cache(docs.transform(templates.main_documents(site_templates, near.hasher)))
         doc_signals = audit.with_main_signatures(page_signals, main)

@@ -71,11 +71,13 @@ def template_lines(params: TemplateParams) -> Callable[[DataFrame], DataFrame]:
             *KEYS, F.col(S.CONTENT_HASH).alias("_page"), S.LINE_HASHES)
         n_pages = (keyed.groupBy(*KEYS).agg(F.countDistinct("_page").alias("_n_pages"))
                    .where(F.col("_n_pages") >= params.min_docs))
-        lines = keyed.select(*KEYS, "_page", F.explode(F.array_distinct(S.LINE_HASHES)).alias("_line")).distinct()
+        # only the lines of domains with enough pages to have a template are exploded and counted
+        lines = keyed.join(n_pages, KEYS).select(
+            *KEYS, "_n_pages", "_page", F.explode(F.array_distinct(S.LINE_HASHES)).alias("_line")).distinct()
         need = F.greatest(F.lit(params.min_docs),
                           F.ceil(F.lit(params.min_frac) * F.col("_n_pages") - F.lit(1e-9)).cast("long"))
-        return (lines.groupBy(*KEYS, "_line").agg(F.count(F.lit(1)).alias("_n"))
-                .join(n_pages, KEYS).where(F.col("_n") >= need)
+        return (lines.groupBy(*KEYS, "_n_pages", "_line").agg(F.count(F.lit(1)).alias("_n"))
+                .where(F.col("_n") >= need)
                 .groupBy(*KEYS).agg(F.array_sort(F.collect_list("_line")).alias(S.TEMPLATE_HASHES)))
 
     return transform
