@@ -503,7 +503,7 @@ def record_row(headers, content: bytes, declared_length: int | None, snapshot: s
 
 def with_doc_features(rows: Iterable[dict], batch_rows: int = 256) -> Iterator[dict]:
     """The rows, in order, with each document's features filled in by one compiled scan of its text per batch
-    of ``batch_rows`` documents (``lines.scan_lines``): content_hash and n_tokens (``text.doc_features``), the
+    of ``batch_rows`` documents (``lines.scan_lines``): content_hash and n_tokens (``text.content_hash``, ``text.tokenize``), the
     hashes of its non-empty normalized lines and its repetition signals (``repetition``)."""
     pending: list[dict] = []
     docs: list[dict] = []
@@ -693,7 +693,9 @@ def drop_duplicate_records(docs):
 
     The same record id twice would give two rows one doc_id. The first occurrence by (file, offset) is kept;
     each later one becomes a ``duplicate_record_id`` error. Only narrow (doc_id, file, offset) rows are
-    shuffled; the (normally empty) set of repeats is broadcast to filter the documents in place.
+    shuffled. The (normally empty) set of repeats is computed once, here (the first action on ``docs``: with
+    the ingest it reads every file), and checkpointed: without repeats the documents pass unchanged, with some
+    they are broadcast to filter the documents in place, so no later query recomputes the window.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -704,17 +706,19 @@ def drop_duplicate_records(docs):
         .withColumn("_rank", F.row_number().over(order))
         .where(F.col("_rank") > 1)
         .drop("_rank")
-    )
-    kept = docs.join(F.broadcast(repeats.select(S.FILE, S.OFFSET)), [S.FILE, S.OFFSET], "left_anti")
+    ).localCheckpoint()
     errors = repeats.select(
         S.SNAPSHOT, S.FILE, S.OFFSET, S.RECORD_ID, F.lit("duplicate_record_id").alias(S.ERROR_KIND),
         F.lit("WARC-Record-ID already met in this snapshot; the first occurrence is kept").alias(S.MESSAGE),
     )
-    return kept, errors
+    if repeats.isEmpty():
+        return docs, errors
+    return docs.join(F.broadcast(repeats.select(S.FILE, S.OFFSET)), [S.FILE, S.OFFSET], "left_anti"), errors
 
 
 def split_ingested(parsed):
-    """(documents, errors, files) from the combined ingest DataFrame; repeated record ids become errors."""
+    """(documents, errors, files) from the combined ingest DataFrame; repeated record ids become errors. Runs
+    the first query on ``parsed`` (``drop_duplicate_records``): call it where reading the files is expected."""
     from pyspark.sql import functions as F
 
     kind = F.col(S.ROW_KIND)

@@ -84,12 +84,6 @@ def sha1_spans(buf: np.ndarray, bounds: np.ndarray) -> list[str | None]:
                                                                                    bounds[1:].tolist())]
 
 
-def doc_features(texts: list[str | None]) -> tuple[list[str | None], np.ndarray]:
-    """(content_hash, n_tokens) per text: ``text.doc_features`` for a batch, in one compiled pass."""
-    scan = scan_lines(texts)
-    return scan.content_hashes(), scan.n_tokens
-
-
 @numba.njit(cache=True, nogil=True)
 def _fnv_spans(buf, starts, ends):
     out = np.empty(starts.size, dtype=np.uint64)

@@ -6,9 +6,9 @@ Thai) yield one token per run; entropy over such text measures runs, not words.
 
 Normalization for exact-duplicate hashing follows cc_net (facebookresearch/cc_net, text_normalizer.py):
 lower-case, drop digits, punctuation and symbols, collapse white space, so that pages differing only in
-dates, counters or punctuation hash alike. It is computed from the tokens (one regex pass per document
-serves both the token count and the hash): the tokens with their digits and apostrophes removed, joined by
-single spaces.
+dates, counters or punctuation hash alike. It is computed from the tokens: the tokens with their digits and
+apostrophes removed, joined by single spaces. These regex definitions are the reference; the audit computes
+them with the compiled scanner of ``lines``, tested equal.
 """
 from __future__ import annotations
 
@@ -76,12 +76,6 @@ def hash_normalized(norm: str) -> str | None:
 def content_hash(text: str | None) -> str | None:
     """sha1 hex of the normalized text; None when nothing is left."""
     return hash_normalized(normalize_for_hash(text))
-
-
-def doc_features(text: str | None) -> tuple[str | None, int]:
-    """(content_hash, n_tokens) with one tokenizer pass: what the ingest pass computes per document."""
-    tokens = tokenize(text)
-    return hash_normalized(normalize_tokens(tokens)), len(tokens)
 
 
 @F.pandas_udf(ArrayType(StringType()))

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (ArrayType, BooleanType, DoubleType, IntegerType, LongType, StringType, StructField,
                                StructType)
@@ -286,9 +286,16 @@ def with_marker_excess(prior: DataFrame, key_cols: list[str], before_year: int) 
         base = (
             (prior if key_cols else prior.withColumn("_all", F.lit(1)))
             .where((F.col(S.YEAR) < before_year) & F.col(S.MARKER_DOC_FRAC).isNotNull())
+            # exact sums (years centred on before_year): the same baseline in any order of the prior rows
+            .withColumn("_x", (F.col(S.YEAR) - F.lit(before_year)).cast("double"))
             .groupBy(*keys)
-            .agg(F.avg(S.YEAR).alias("_my"), F.avg(S.MARKER_DOC_FRAC).alias("_mf"),
-                 F.var_pop(S.YEAR).alias("_vy"), F.covar_pop(S.YEAR, S.MARKER_DOC_FRAC).alias("_cyf"))
+            .agg(F.count(F.lit(1)).alias("_n"), exact_sum(F.col("_x")).alias("_sx"),
+                 exact_sum(F.col(S.MARKER_DOC_FRAC)).alias("_sf"), exact_sum(F.col("_x") ** 2).alias("_sxx"),
+                 exact_sum(F.col("_x") * F.col(S.MARKER_DOC_FRAC)).alias("_sxf"))
+            .select(*keys, (F.lit(before_year) + F.col("_sx") / F.col("_n")).alias("_my"),
+                    (F.col("_sf") / F.col("_n")).alias("_mf"),
+                    (F.col("_sxx") / F.col("_n") - (F.col("_sx") / F.col("_n")) ** 2).alias("_vy"),
+                    (F.col("_sxf") / F.col("_n") - F.col("_sx") * F.col("_sf") / F.col("_n") ** 2).alias("_cyf"))
         )
         slope = F.when(F.col("_vy") > 0, F.col("_cyf") / F.col("_vy")).otherwise(F.lit(0.0))
         expected = F.least(F.lit(1.0), F.greatest(F.lit(0.0), F.col("_mf") + slope * (F.col(S.YEAR) - F.col("_my"))))
@@ -319,15 +326,27 @@ class VintageBaseline:
 
 def vintage_baseline(scores: DataFrame, n_words: int) -> VintageBaseline:
     """From ``doc_scores`` rows (ai_prob, is_ai_flagged, ref_words) taken as human. Collects n_words + 4 numbers."""
-    agg = scores.agg(F.count(F.lit(1)).alias("n"), F.avg(F.col(S.IS_AI_FLAGGED).cast("double")).alias("f"),
-                     F.avg(S.AI_PROB).alias("p"), F.stddev_pop(S.AI_PROB).alias("sd")).first()
+    prob = F.col(S.AI_PROB)
+    agg = scores.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col(S.IS_AI_FLAGGED).cast("long")).alias("flagged"),
+                     exact_sum(prob).alias("sp"), exact_sum(prob * prob).alias("spp")).first()
     n = int(agg["n"])
     rates = np.full(n_words, 0.5 / (n + 1.0))
     for row in scores.select(F.explode(S.REF_WORDS).alias("w")).groupBy("w").count().collect():
         rates[row["w"]] = (row["count"] + 0.5) / (n + 1.0)
-    f, p = float(agg["f"] or 0.0), float(agg["p"] or 0.0)
-    return VintageBaseline(n, rates, f, float(np.sqrt(f * (1 - f) / max(n, 1))), p,
-                           float((agg["sd"] or 0.0) / np.sqrt(max(n, 1))))
+    f = (agg["flagged"] or 0) / n if n else 0.0
+    p = (agg["sp"] or 0.0) / n if n else 0.0
+    sd = float(np.sqrt(max((agg["spp"] or 0.0) / n - p * p, 0.0))) if n else 0.0
+    return VintageBaseline(n, rates, f, float(np.sqrt(f * (1 - f) / max(n, 1))), p, sd / float(np.sqrt(max(n, 1))))
+
+
+_EXACT = "decimal(38,18)"
+
+
+def exact_sum(col: Column) -> Column:
+    """The sum of a double column whatever the order of its rows: each value rounded to 18 decimals, summed
+    exactly as a decimal, returned as a double. Spark's double sums differ in the last bits with the order in
+    which partitions arrive, and a baseline must give the same numbers whatever the order of the audits."""
+    return F.sum(col.cast(_EXACT)).cast("double")
 
 
 @dataclass
@@ -358,17 +377,21 @@ def domain_baselines(vintage: DataFrame, pooled: VintageBaseline, prior_docs: in
     sd²/(n + k). k = ``prior_docs``, or estimated from the domains' spread (None). Aggregated in Spark; two
     numbers come back to the driver."""
     f0, p0, sd0, n_pool = pooled.flagged_share, pooled.mean_prob, pooled.prob_sd, max(pooled.n_docs, 1)
-    per = vintage.groupBy(S.REGISTERED_DOMAIN).agg(
-        F.count(F.lit(1)).cast("double").alias("n"), F.avg(F.col(S.IS_AI_FLAGGED).cast("double")).alias("fpr"),
-        F.avg(S.AI_PROB).alias("neg"), F.var_pop(S.AI_PROB).alias("neg_var"))
+    prob = F.col(S.AI_PROB)
+    per = vintage.groupBy(S.REGISTERED_DOMAIN).agg(   # exact sums: the same baselines in any order of rows
+        F.count(F.lit(1)).cast("double").alias("n"), F.sum(F.col(S.IS_AI_FLAGGED).cast("long")).alias("_flagged"),
+        exact_sum(prob).alias("_sp"), exact_sum(prob * prob).alias("_spp"),
+    ).select(S.REGISTERED_DOMAIN, "n", (F.col("_flagged") / F.col("n")).alias("fpr"),
+             (F.col("_sp") / F.col("n")).alias("neg"),
+             F.greatest(F.lit(0.0), F.col("_spp") / F.col("n") - (F.col("_sp") / F.col("n")) ** 2).alias("neg_var"))
     if prior_docs is not None:
         k_fpr = k_neg = float(prior_docs)
     else:
         n, fpr, neg = F.col("n"), F.col("fpr"), F.col("neg")
-        a = per.agg((F.sum(n * (fpr - f0) ** 2) / F.sum(n)).alias("fs"),
-                    (F.sum(fpr * (1 - fpr)) / F.sum(n)).alias("fw"),
-                    (F.sum(n * (neg - p0) ** 2) / F.sum(n)).alias("ns"),
-                    (F.sum(F.col("neg_var")) / F.sum(n)).alias("nw")).first()
+        a = per.agg((exact_sum(n * (fpr - f0) ** 2) / exact_sum(n)).alias("fs"),
+                    (exact_sum(fpr * (1 - fpr)) / exact_sum(n)).alias("fw"),
+                    (exact_sum(n * (neg - p0) ** 2) / exact_sum(n)).alias("ns"),
+                    (exact_sum(F.col("neg_var")) / exact_sum(n)).alias("nw")).first()
         k_fpr = _prior_strength(a["fs"] or 0.0, a["fw"] or 0.0, f0 * (1 - f0), n_pool) if a["fs"] is not None else n_pool
         k_neg = _prior_strength(a["ns"] or 0.0, a["nw"] or 0.0, sd0 ** 2, n_pool) if a["ns"] is not None else n_pool
     n = F.col("n")
