@@ -38,9 +38,8 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
         with progress.FileProgress(counters, snapshot, n_files, cfg.spark.progress_interval_s):
             docs, errors, files = ingest.split_ingested(
                 cache(parsed).coalesce(session.task_partitions(spark, n_files)))
-            # the split reads the files (repeated record ids are found once); narrow per-document results are
-            # checkpointed: later plans start from them instead of nesting plans. The page signals (line hashes,
-            # repetition) came with the documents.
+            # narrow per-document results are checkpointed: later plans start from them instead of nesting plans;
+            # the first of them reads the files. The page signals (line hashes, repetition) came with the documents.
             pages = docs.select(*templates.KEYS, S.DOC_ID, S.CONTENT_HASH, S.LINE_HASHES,
                                 *S.REP_SIGNALS).localCheckpoint()
         page_signals = pages.select(S.DOC_ID, S.LINE_HASHES, *S.REP_SIGNALS)

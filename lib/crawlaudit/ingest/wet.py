@@ -693,9 +693,7 @@ def drop_duplicate_records(docs):
 
     The same record id twice would give two rows one doc_id. The first occurrence by (file, offset) is kept;
     each later one becomes a ``duplicate_record_id`` error. Only narrow (doc_id, file, offset) rows are
-    shuffled. The (normally empty) set of repeats is computed once, here (the first action on ``docs``: with
-    the ingest it reads every file), and checkpointed: without repeats the documents pass unchanged, with some
-    they are broadcast to filter the documents in place, so no later query recomputes the window.
+    shuffled; the (normally empty) set of repeats is broadcast to filter the documents in place.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -706,19 +704,17 @@ def drop_duplicate_records(docs):
         .withColumn("_rank", F.row_number().over(order))
         .where(F.col("_rank") > 1)
         .drop("_rank")
-    ).localCheckpoint()
+    )
+    kept = docs.join(F.broadcast(repeats.select(S.FILE, S.OFFSET)), [S.FILE, S.OFFSET], "left_anti")
     errors = repeats.select(
         S.SNAPSHOT, S.FILE, S.OFFSET, S.RECORD_ID, F.lit("duplicate_record_id").alias(S.ERROR_KIND),
         F.lit("WARC-Record-ID already met in this snapshot; the first occurrence is kept").alias(S.MESSAGE),
     )
-    if repeats.isEmpty():
-        return docs, errors
-    return docs.join(F.broadcast(repeats.select(S.FILE, S.OFFSET)), [S.FILE, S.OFFSET], "left_anti"), errors
+    return kept, errors
 
 
 def split_ingested(parsed):
-    """(documents, errors, files) from the combined ingest DataFrame; repeated record ids become errors. Runs
-    the first query on ``parsed`` (``drop_duplicate_records``): call it where reading the files is expected."""
+    """(documents, errors, files) from the combined ingest DataFrame; repeated record ids become errors."""
     from pyspark.sql import functions as F
 
     kind = F.col(S.ROW_KIND)
