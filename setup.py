@@ -26,6 +26,8 @@ INSTALL_REQUIRES = [
     "requests>=2.31",
     "boto3>=1.34",
     "matplotlib>=3.8",
+    # offline language identification, models inside the wheel (ingest.language)
+    "lingua-language-detector>=2.1,<3",
 ]
 
 AIRFLOW_REQUIRES = ["apache-airflow>=3.0,<4", "apache-airflow-providers-apache-spark>=5.5,<6"]

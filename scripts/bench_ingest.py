@@ -5,6 +5,9 @@ Generates (or reuses) a planted corpus of at least --docs documents in one snaps
   1. parse-only   FastWARC over the files, reading every conversion record's bytes (the floor to compare to);
   2. ingest pass  crawlaudit.ingest.wet.parse_file (member-level inflation, checks, UTF-8, hash, tokens, PSL),
                   in --procs worker processes;
+     no headers   the ingest pass with every record's language header dropped: each document's language is
+                  detected (conf default languages.set, low-accuracy models, first 1,000 characters); the
+                  difference to 2. is the detector's documents per second per core;
   3. + templates  the ingest pass, then the template pass in Python on each file's pages (normalized line
                   hashes, template lines per domain, main content and its hash): the difference to 2. is the
                   template pass's cost per document;
@@ -59,6 +62,25 @@ def ingest_pass(path: str) -> int:
     from crawlaudit.config import InputConfig
 
     return sum(1 for r in ingest.parse_file(path, SNAPSHOT, InputConfig()) if r["row_kind"] == "doc")
+
+
+def ingest_without_language_headers(path: str) -> int:
+    """The ingest pass as if no record had a language header (crawls before late 2018): every document detected."""
+    from crawlaudit.config import InputConfig, LanguagesConfig
+    from crawlaudit.ingest import wet as ingest
+    from crawlaudit.ingest.language import LanguageIdentifier
+
+    def headerless(rows):
+        for r in rows:
+            if r["row_kind"] == "doc":
+                r["language"] = r["language_source"] = None
+            yield r
+
+    rows = ingest._file_rows(path, SNAPSHOT, InputConfig(), True, time.sleep)
+    docs = [r for r in ingest.with_doc_features(headerless(rows), LanguageIdentifier(LanguagesConfig()))
+            if r["row_kind"] == "doc"]
+    assert all(r["language_source"] != "header" for r in docs)
+    return len(docs)
 
 
 def template_pass(path: str) -> int:
@@ -179,6 +201,9 @@ def main(argv=None) -> int:
     rows.append(("parse-only (FastWARC)", n, s))
     n, s = timed_pool(ingest_pass, files, args.procs)
     rows.append(("crawlaudit ingest pass", n, s))
+    n, s_detect = timed_pool(ingest_without_language_headers, files, args.procs)
+    rows.append(("ingest, no language headers", n, s_detect))
+    detect_per_core = n / ((s_detect - s) * args.procs)
     n, s_templates = timed_pool(template_pass, files, args.procs)
     rows.append(("ingest + template pass", n, s_templates))
     template_ms = (s_templates - s) * args.procs / n * 1000
@@ -197,6 +222,8 @@ def main(argv=None) -> int:
     print(f"{'stage':28}{'docs':>9}{'seconds':>9}{'docs/s':>10}{'MB/s':>8}{'vs parse':>10}")
     for name, n, s in rows:
         print(f"{name:28}{n:>9}{s:>9.1f}{n / s:>10.0f}{mb / s:>8.1f}{(n / s) / base:>10.3f}")
+    print(f"language detection: {detect_per_core:.0f} documents per second per core (ingest without language "
+          f"headers minus ingest pass)")
     print(f"template pass: {template_ms:.3f} ms per document per core (ingest + template pass minus ingest pass)")
     print(f"detector scoring ({MODEL.name}): {score_mb_per_core:.1f} MB of text per second per core "
           f"({text_mb:.0f} MB of page text; ingest + scoring minus ingest pass)")

@@ -60,3 +60,27 @@ def test_result_does_not_depend_on_partitioning(spark):
     a = df.repartition(1).transform(entropy.entropy_at_budget(["g"], 50))
     b = df.repartition(7).transform(entropy.entropy_at_budget(["g"], 50))
     assert_approx_df_equality(a, b, precision=1e-12, ignore_row_order=True)
+
+
+def test_a_domain_is_measured_on_its_primary_language_only(spark):
+    """A domain whose main language's pages all read the same word and whose second language's pages are all
+    distinct words: 0 bits on the primary language, where the mixed sample would read above 5."""
+    from crawlaudit.metrics import languages
+
+    rows = [("mixed", f"a{i}", "la " * 20, "deu") for i in range(6)] + [
+        ("mixed", f"b{i}", words(20, f"x{i}_"), "fra") for i in range(4)] + [
+        ("und-only", "c0", words(30), "und"), ("tie", "d0", words(30), "spa"), ("tie", "d1", words(30, "v"), "eng"),
+        ("tie", "d2", "1 2 3", "und")]
+    df = spark.createDataFrame([(g, d, t, len(tokenize(t)), lang) for g, d, t, lang in rows],
+                               SCHEMA + ", language string")
+    primary = df.transform(languages.primary_languages(["g"]))
+    expected = spark.createDataFrame([("mixed", "deu", 0.6, 2), ("und-only", "und", 1.0, 0), ("tie", "eng", 1 / 3, 2)],
+                                     "g string, primary_language string, primary_language_share double, n_languages long")
+    assert_approx_df_equality(primary, expected, precision=1e-12, ignore_row_order=True, ignore_nullable=True)
+    within = languages.primary_language_keys(primary, ["g"])
+    got = {r.g: r for r in df.transform(entropy.entropy_at_budget(["g"], 30, within=within)).collect()}
+    assert got["mixed"].entropy_bits == 0.0 and got["und-only"].entropy_bits == pytest.approx(math.log2(30))
+    assert got["tie"].entropy_bits == pytest.approx(math.log2(30))     # the eng page only (v0..v29)
+    mixed_all = df.where("g = 'mixed'").transform(entropy.budget_token_samples(["g"], 130)).collect()
+    assert {r.doc_id[0] for r in mixed_all} == {"a", "b"}                # without ``within``: both languages
+    assert set(got) == {"mixed", "und-only", "tie"}

@@ -70,6 +70,15 @@ def test_duplication_matches_planted_truth(audited):
     assert any(r["exact_dup_frac"] > 0.2 for r in rows) and any(r["cross_snapshot_dup_frac"] > 0.1 for r in rows)
 
 
+def test_every_document_has_its_header_language(audited):
+    """The sample corpus writes every record with ``WARC-Identified-Content-Language: eng`` (the multilingual
+    corpus and its truth are the next step of the languages issue)."""
+    hashes = table(audited["wh"], "doc_hashes")
+    assert hashes and {(r["language"], r["language_source"]) for r in hashes} == {("eng", "header")}
+    rows = table(audited["wh"], "domain_stats")
+    assert {(r["primary_language"], r["primary_language_share"], r["n_languages"]) for r in rows} == {("eng", 1.0, 1)}
+
+
 NEAR_DUP_METRICS = ("near_dup_frac", "near_dup_removable_frac", "cross_snapshot_near_dup_frac", "dup_line_frac")
 
 

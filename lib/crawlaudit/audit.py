@@ -6,7 +6,7 @@ from typing import Callable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from crawlaudit.metrics import dedup, entropy, neardup, repetition, templates
+from crawlaudit.metrics import dedup, entropy, languages, neardup, repetition, templates
 from crawlaudit.synthetic import estimates as synthetic
 from crawlaudit.synthetic.pooled import pooled_estimates
 from crawlaudit import schemas as S
@@ -15,7 +15,8 @@ from crawlaudit.metrics.neardup import NearDupParams
 from crawlaudit.ingest.domains import snapshot_year
 
 
-FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.URL, S.N_TOKENS, S.N_CHARS]
+FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.URL, S.N_TOKENS, S.N_CHARS, S.LANGUAGE,
+                      S.LANGUAGE_SOURCE]
 MAIN_COLUMNS = [S.DOC_ID, S.CONTENT_HASH, S.N_TEMPLATE_LINES, S.HAS_MAIN_CONTENT]
 
 
@@ -177,13 +178,16 @@ def diversity_params(metrics: MetricsConfig) -> entropy.DiversityParams:
 def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str,
                  synthetic_by_domain: DataFrame) -> DataFrame:
     """One row per (snapshot, registered_domain), columns ``schemas.DOMAIN_STATS_COLUMNS``.
-    ``synthetic_by_domain``: ``synthetic_rows`` for the same keys."""
+    ``synthetic_by_domain``: ``synthetic_rows`` for the same keys. The entropy is measured on the documents of
+    the domain's primary language (``languages.primary_languages``)."""
     keys = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
+    primary = flagged.transform(languages.primary_languages(keys))
     dup = (flagged.transform(dedup.duplication_stats(keys)).join(flagged.transform(neardup.near_dup_stats(keys)), keys)
            .join(flagged.transform(templates.template_stats(keys)), keys))
-    ent = docs.transform(entropy.entropy_at_budget(keys, metrics.entropy_budget_tokens, diversity_params(metrics)))
+    ent = docs.transform(entropy.entropy_at_budget(keys, metrics.entropy_budget_tokens, diversity_params(metrics),
+                                                   within=languages.primary_language_keys(primary, keys)))
     return (
-        dup.join(ent, keys, "left").join(synthetic_by_domain, keys, "left")
+        dup.join(ent, keys, "left").join(synthetic_by_domain, keys, "left").join(primary, keys, "left")
         .transform(with_unscored_count)
         .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
         .withColumn(S.RUN_ID, F.lit(run_id))

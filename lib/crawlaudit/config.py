@@ -88,6 +88,38 @@ class DomainsConfig:
     include_private_suffixes: bool = True
 
 
+# Common Crawl's most frequent languages (its per-crawl statistics), one detector model each
+DEFAULT_LANGUAGES = ("eng", "rus", "deu", "jpn", "zho", "spa", "fra", "ita", "por", "nld", "pol", "ces", "vie",
+                     "ind", "tur", "swe", "fas", "kor", "ukr", "hun", "ell", "dan", "ron", "fin", "nob", "tha",
+                     "slk", "bul", "ara", "heb", "hin", "cat", "lit")
+
+
+@dataclass(frozen=True)
+class LanguagesConfig:
+    """Each document's language (``ingest.language``): the first code of ``WARC-Identified-Content-Language``
+    where the record has a well-formed one; else, with ``detect_missing``, an offline detector (lingua) over the
+    first ``detect_chars`` characters, choosing among ``set`` (ISO 639-3 codes lingua knows; each one's model
+    is loaded in every Python worker, ten times larger with ``high_accuracy``, which only helps texts of a few
+    words: README, Languages); else ``und``.
+    """
+
+    detect_missing: bool = True
+    set: tuple[str, ...] = DEFAULT_LANGUAGES
+    detect_chars: int = field(default=1000, metadata=_rng(20))
+    high_accuracy: bool = False
+
+    def __post_init__(self):
+        from crawlaudit.ingest.language import supported_codes
+
+        if not self.set:
+            raise ConfigError("languages.set is empty: list the ISO 639-3 codes the detector may choose from")
+        known = supported_codes()
+        bad = [c for c in self.set if c not in known]
+        if bad:
+            raise ConfigError(f"languages.set: {', '.join(map(repr, bad))} not known to the detector (ISO 639-3 "
+                              f"codes it knows: {', '.join(sorted(known))})")
+
+
 @dataclass(frozen=True)
 class MetricsConfig:
     """Metric parameters. Entropy and diversity are computed on a fixed token budget per group, from
@@ -347,6 +379,7 @@ class Config:
     spark: SparkConfig = field(default_factory=SparkConfig)
     input: InputConfig = field(default_factory=InputConfig)
     domains: DomainsConfig = field(default_factory=DomainsConfig)
+    languages: LanguagesConfig = field(default_factory=LanguagesConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -460,7 +493,10 @@ def _check_value(value: Any, hint: Any, source: str, key: str) -> Any:
             return value
         if t in (str, bool, dict) and isinstance(value, t):
             return value
-    names = " or ".join(getattr(typing.get_origin(t) or t, "__name__", str(t)) for t in allowed)
+        if t is tuple and isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value):
+            return tuple(value)
+    names = " or ".join("a list of str" if (typing.get_origin(t) or t) is tuple else
+                        getattr(typing.get_origin(t) or t, "__name__", str(t)) for t in allowed)
     raise ConfigError(f"{source}: {key} must be {names}, got {type(value).__name__} {value!r}")
 
 
@@ -478,6 +514,8 @@ def redact_url(value: str | None) -> str | None:
 def _redacted(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
     if isinstance(value, str):
         return redact_url(value)
     return value

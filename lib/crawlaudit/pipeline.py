@@ -34,7 +34,8 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
     counters = progress.FileCounters(spark)
     with AuditRun(wh, cfg, snapshot) as run, session.Cached() as cache, \
             publish.Publication(wh, run, snapshot, gate) as pub:
-        parsed, n_files = ingest.read_wet(spark, cfg.input, snapshot, cfg.domains.include_private_suffixes, counters)
+        parsed, n_files = ingest.read_wet(spark, cfg.input, snapshot, cfg.domains.include_private_suffixes, counters,
+                                           cfg.languages)
         with progress.FileProgress(counters, snapshot, n_files, cfg.spark.progress_interval_s):
             docs, errors, files = ingest.split_ingested(
                 cache(parsed).coalesce(session.task_partitions(spark, n_files)))

@@ -25,7 +25,8 @@ HOST = "host"
 REGISTERED_DOMAIN = "registered_domain"
 TLD = "tld"                      # last DNS label of the host ("uk" for news.bbc.co.uk)
 WARC_DATE = "warc_date"          # fetch time (UTC)
-LANGUAGE = "language"            # first code of WARC-Identified-Content-Language (ISO 639-3), or null
+LANGUAGE = "language"            # ISO 639-3: the header's first code, else detected, else "und" (ingest.language)
+LANGUAGE_SOURCE = "language_source"  # header | detected | unknown
 TEXT = "text"
 N_CHARS = "n_chars"              # characters (code points) of text
 FILE = "file"                    # the WET file's URI
@@ -126,6 +127,7 @@ INGEST_SCHEMA = StructType(
         StructField(TLD, StringType(), True),
         StructField(WARC_DATE, TimestampType(), True),
         StructField(LANGUAGE, StringType(), True),
+        StructField(LANGUAGE_SOURCE, StringType(), True),
         StructField(TEXT, StringType(), True),
         StructField(N_CHARS, IntegerType(), True),
         StructField(CONTENT_HASH, StringType(), True),
@@ -193,6 +195,13 @@ SYNTHETIC_COLUMNS = [N_DOCS_SCORED, SYNTHETIC_RATIO, SYNTHETIC_RATIO_LO, SYNTHET
                      SYNTHETIC_LOW_N, *SYNTHETIC_ESTIMATES, MARKER_DOC_FRAC, MARKER_EXCESS_LB, SYNTHETIC_UNINFORMATIVE,
                      SYNTHETIC_BASELINE, SYNTHETIC_BASELINE_N_DOCS]
 
+# languages (metrics.languages): a group's most frequent known language, its share of the group's documents, and
+# how many known languages the group has; the domain's entropy is measured on its primary language's documents
+PRIMARY_LANGUAGE = "primary_language"
+PRIMARY_LANGUAGE_SHARE = "primary_language_share"
+N_LANGUAGES = "n_languages"
+LANGUAGE_COLUMNS = [PRIMARY_LANGUAGE, PRIMARY_LANGUAGE_SHARE, N_LANGUAGES]
+
 FIRST_SNAPSHOT = "first_snapshot"
 FIRST_URL = "first_url"
 
@@ -200,7 +209,7 @@ DOMAIN_STATS_COLUMNS = [
     SNAPSHOT, YEAR, REGISTERED_DOMAIN, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
     N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, *NEAR_DUP_COLUMNS,
     ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS, N_DOCS_UNSCORED,
-    *TEMPLATE_COLUMNS, RUN_ID,
+    *TEMPLATE_COLUMNS, *LANGUAGE_COLUMNS, RUN_ID,
 ]
 SNAPSHOT_STATS_COLUMNS = [
     SNAPSHOT, YEAR, N_DOMAINS, N_DOCS, N_TOKENS, N_CHARS_TOTAL,
@@ -221,7 +230,7 @@ INGEST_ERRORS_COLUMNS = [SNAPSHOT, FILE, OFFSET, RECORD_ID, ERROR_KIND, MESSAGE,
 CONTENT_HASHES_COLUMNS = [CONTENT_HASH, FIRST_SNAPSHOT, FIRST_URL, HASHED_TEXT]
 # every document's content hash, kept so a snapshot's reuse of earlier ones is re-measured when an earlier snapshot
 # is audited after it (content_hashes only knows each hash's first snapshot)
-DOC_HASHES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, CONTENT_HASH, HASHED_TEXT]
+DOC_HASHES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, CONTENT_HASH, HASHED_TEXT, LANGUAGE, LANGUAGE_SOURCE]
 # the columns that depend on which earlier snapshots were audited (refreshed when one is audited later)
 REUSE_COLUMNS = [N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, N_CROSS_SNAPSHOT_NEAR_DUP_DOCS,
                  CROSS_SNAPSHOT_NEAR_DUP_FRAC]

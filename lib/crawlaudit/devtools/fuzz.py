@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import gzip
 import random
+import re
 import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from crawlaudit.devtools.corpus import wet_record
+from crawlaudit.ingest.language import SOURCES as LANGUAGE_SOURCES
+
+LANGUAGE_RE = re.compile(r"^[a-z]{3}$")
 
 DATE = datetime(2024, 5, 18, 1, 58, 10, tzinfo=timezone.utc)
 BIG_RECORD_BYTES = 200 << 20
@@ -134,6 +138,24 @@ def m_missing_header(rng, recs):
                   damaged=True)
 
 
+# WARC-Identified-Content-Language values and the header language each must give (None: not from the header;
+# the detector's answer or "und")
+LANGUAGE_HEADERS = [
+    (b"", None), (b" ", None), (b",", None), (b"und", None), (b"zxx,eng", None), (b"e", None), (b"english", None),
+    (b"\xff\xfe\x80garbage", None), (b"<script>", None), (b"12a", None), (b"x" * 5000, None),
+    (b",".join([b"fra"] * 20), "fra"), (b"DEU,eng", "deu"), (b" spa , eng", "spa"), (b"en", "eng"), (b"qqq", "qqq"),
+]
+
+
+def m_language_header(rng, recs):
+    k = rng.randrange(len(recs))
+    value, expected = rng.choice(LANGUAGE_HEADERS)
+    raw = _replace_header(_raw(recs[k]), b"WARC-Identified-Content-Language",
+                          b"WARC-Identified-Content-Language: " + value)
+    return Mutant("language_header", _rebuild(recs, k, _member(raw)), _ids(recs), _ids(recs), damaged=False,
+                  extra={"language": (recs[k].record_id, expected)})
+
+
 def m_bad_encoding(rng, recs):
     k = rng.randrange(len(recs))
     r = recs[k]
@@ -229,7 +251,7 @@ MUTATIONS = {
     "content_length": m_content_length, "missing_header": m_missing_header, "bad_encoding": m_bad_encoding,
     "nul_bytes": m_nul_bytes, "empty_record": m_empty_record, "huge_record": m_huge_record,
     "gzip_bomb": m_gzip_bomb, "not_gzip": m_not_gzip, "empty_file": m_empty_file,
-    "duplicate_ids": m_duplicate_ids, "garbage_between": m_garbage_between,
+    "duplicate_ids": m_duplicate_ids, "garbage_between": m_garbage_between, "language_header": m_language_header,
 }
 EXPENSIVE = {"huge_record", "gzip_bomb"}
 
@@ -263,6 +285,15 @@ def check(recs: list[Original], mutant: Mutant, rows: list[dict], elapsed: float
             allowed = mutant.rewrites_headers or mutant.extra.get("nul_text", (None,))[0] == d["record_id"]
             if not allowed:
                 problems.append(f"document {d['record_id']} is not an original record")
+    for d in docs:
+        if not LANGUAGE_RE.match(d.get("language") or "") or d.get("language_source") not in LANGUAGE_SOURCES:
+            problems.append(f"document {d['record_id']}: language {d.get('language')!r} "
+                            f"from {d.get('language_source')!r}")
+    if "language" in mutant.extra:
+        rid, expected = mutant.extra["language"]
+        got = [(d["language"], d["language_source"]) for d in read.get(rid, [])]
+        if len(got) != 1 or (expected and got[0] != (expected, "header")) or (not expected and got[0][1] == "header"):
+            problems.append(f"language header of {rid}: read as {got}, expected {expected or 'no header language'}")
     if not errors and mutant.kind in ("not_gzip", "empty_file"):
         problems.append("damage reported no error")
     lost = {rid for rid in mutant.present if rid not in read}

@@ -34,8 +34,9 @@ import pyarrow as pa
 from crawlaudit import schemas as S
 from crawlaudit.metrics import lines
 from crawlaudit.metrics.repetition import repetition_signals
-from crawlaudit.config import SNAPSHOT_RE, HttpConfig, InputConfig, redact_url
+from crawlaudit.config import SNAPSHOT_RE, HttpConfig, InputConfig, LanguagesConfig, redact_url
 from crawlaudit.ingest.domains import host_of, registered_domain_of, snapshot_year, tld_of
+from crawlaudit.ingest.language import SOURCE_HEADER, LanguageIdentifier, header_language
 from crawlaudit.errors import FetchError, InputError, ManifestError
 
 log = logging.getLogger(__name__)
@@ -490,26 +491,28 @@ def record_row(headers, content: bytes, declared_length: int | None, snapshot: s
         return _error(snapshot, file, offset, record_id, "invalid_utf8", f"invalid UTF-8 at content byte {e.start}")
     if not text.strip():
         return _error(snapshot, file, offset, record_id, "empty_record", "no text")
-    lang = (headers.get("WARC-Identified-Content-Language") or "").split(",")[0].strip() or None
+    lang = header_language(headers.get("WARC-Identified-Content-Language"))
     return {
         S.ROW_KIND: S.KIND_DOC, S.SNAPSHOT: snapshot, S.FILE: file, S.OFFSET: offset,
         S.RECORD_ID: record_id, S.DOC_ID: make_doc_id(snapshot, record_id), S.URL: url, S.HOST: host,
         S.REGISTERED_DOMAIN: registered_domain_of(host, include_private), S.TLD: tld_of(host),
-        S.WARC_DATE: warc_date, S.LANGUAGE: lang,
+        S.WARC_DATE: warc_date, S.LANGUAGE: lang, S.LANGUAGE_SOURCE: SOURCE_HEADER if lang else None,
         S.TEXT: text, S.N_CHARS: len(text),
         S.CONTENT_HASH: None, S.N_TOKENS: None,   # these and the page signals: ``with_doc_features``
     }
 
 
-def with_doc_features(rows: Iterable[dict], batch_rows: int = 256) -> Iterator[dict]:
+def with_doc_features(rows: Iterable[dict], languages: LanguageIdentifier, batch_rows: int = 256) -> Iterator[dict]:
     """The rows, in order, with each document's features filled in by one compiled scan of its text per batch
     of ``batch_rows`` documents (``lines.scan_lines``): content_hash and n_tokens (``text.content_hash``, ``text.tokenize``), the
-    hashes of its non-empty normalized lines and its repetition signals (``repetition``)."""
+    hashes of its non-empty normalized lines and its repetition signals (``repetition``); and the language of
+    those without a header language (``languages``)."""
     pending: list[dict] = []
     docs: list[dict] = []
 
     def flush():
         if docs:
+            languages.annotate(docs)
             scan = lines.scan_lines([d[S.TEXT] for d in docs])
             rep, line_hashes, n_lines = repetition_signals(scan)
             bounds = np.concatenate([[0], np.cumsum(n_lines)]).tolist()
@@ -566,9 +569,11 @@ def _rows_from_warc(stream, snapshot: str, file: str, base_offset: int | None, m
 
 
 def parse_file(uri: str, snapshot: str, input_cfg: InputConfig, include_private: bool = True,
-               sleep=time.sleep) -> Iterator[dict]:
-    """Every row one WET file yields: its documents, its errors, and last one ``file`` row with counts."""
-    return with_doc_features(_file_rows(uri, snapshot, input_cfg, include_private, sleep))
+               sleep=time.sleep, languages: LanguagesConfig | None = None) -> Iterator[dict]:
+    """Every row one WET file yields: its documents, its errors, and last one ``file`` row with counts.
+    ``languages``: how documents without a header language get one (default: ``LanguagesConfig()``)."""
+    return with_doc_features(_file_rows(uri, snapshot, input_cfg, include_private, sleep),
+                             LanguageIdentifier(languages or LanguagesConfig()))
 
 
 def _file_rows(uri: str, snapshot: str, input_cfg: InputConfig, include_private: bool, sleep) -> Iterator[dict]:
@@ -664,27 +669,29 @@ def _counted(rows: Iterable[dict], file_index: int, counters) -> Iterator[dict]:
         yield row
 
 
-def parse_files_udf(snapshot: str, input_cfg: InputConfig, include_private: bool, counters=None):
+def parse_files_udf(snapshot: str, input_cfg: InputConfig, include_private: bool, counters=None,
+                    languages: LanguagesConfig | None = None):
     """The mapInArrow function: batches of (file_index, uri) → batches of INGEST_SCHEMA rows."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for index, uri in zip(batch.column("file_index").to_pylist(), batch.column("uri").to_pylist()):
-                rows = parse_file(uri, snapshot, input_cfg, include_private)
+                rows = parse_file(uri, snapshot, input_cfg, include_private, languages=languages)
                 yield from _batches(_counted(rows, index, counters) if counters is not None else rows)
 
     return run
 
 
-def read_wet(spark, input_cfg: InputConfig, snapshot: str, include_private: bool = True, counters=None):
+def read_wet(spark, input_cfg: InputConfig, snapshot: str, include_private: bool = True, counters=None,
+             languages: LanguagesConfig | None = None):
     """The parsed rows of one snapshot (documents, errors and per-file counts in one DataFrame, told apart by
     ``row_kind``), one Spark task per file. The caller persists it once and splits it with ``split_ingested``.
-    ``counters`` (progress.FileCounters) are added to as each file is read."""
+    ``counters`` (progress.FileCounters) are added to as each file is read; ``languages``: see ``parse_file``."""
     files = resolve_files(input_cfg, snapshot)
     log.info("%s: %d files to read", snapshot, len(files))
     rdd = spark.sparkContext.parallelize(list(enumerate(files)), numSlices=max(1, len(files)))
     tasks = spark.createDataFrame(rdd, "file_index long, uri string")
-    udf = parse_files_udf(snapshot, input_cfg, include_private, counters)
+    udf = parse_files_udf(snapshot, input_cfg, include_private, counters, languages)
     return tasks.mapInArrow(udf, S.INGEST_SCHEMA), len(files)
 
 
@@ -720,7 +727,7 @@ def split_ingested(parsed):
     kind = F.col(S.ROW_KIND)
     docs = parsed.filter(kind == S.KIND_DOC).select(
         S.SNAPSHOT, snapshot_year(S.SNAPSHOT).alias(S.YEAR), S.DOC_ID, S.RECORD_ID, S.URL, S.HOST,
-        S.REGISTERED_DOMAIN, S.TLD, S.WARC_DATE, S.LANGUAGE, S.TEXT, S.N_CHARS,
+        S.REGISTERED_DOMAIN, S.TLD, S.WARC_DATE, S.LANGUAGE, S.LANGUAGE_SOURCE, S.TEXT, S.N_CHARS,
         S.CONTENT_HASH, S.N_TOKENS, S.FILE, S.OFFSET, S.LINE_HASHES, *S.REP_SIGNALS,
     )
     errors = parsed.filter(kind == S.KIND_ERROR).select(S.SNAPSHOT, S.FILE, S.OFFSET, S.RECORD_ID, S.ERROR_KIND, S.MESSAGE)

@@ -46,26 +46,34 @@ class DiversityParams:
     tail_rank: int = 100
 
 
-def budget_token_samples(group_cols: list[str], budget: int) -> Callable[[DataFrame], DataFrame]:
+def budget_token_samples(group_cols: list[str], budget: int,
+                         within: DataFrame | None = None) -> Callable[[DataFrame], DataFrame]:
     """Each group's budget sample as documents: group_cols, doc_id, tokens (array, the last one cut).
 
-    Columns in: group_cols, doc_id, text, n_tokens. Only groups with at least ``budget`` tokens appear.
+    Columns in: group_cols, doc_id, text, n_tokens (and ``within``'s other columns). Only groups with at least
+    ``budget`` tokens appear. ``within``: one row per group, group_cols and further columns of the documents
+    (e.g. its primary language), restricting each group's sample to its documents with those values.
     The cut-off document of each group is found on narrow rows (group, doc_id, n_tokens); the texts are then
     filtered in place against a broadcast of one row per group, so no text is shuffled.
     """
+    extra = [c for c in within.columns if c not in group_cols] if within is not None else []
+    keys = [*group_cols, *extra]
 
     def transform(docs: DataFrame) -> DataFrame:
-        require_columns(docs, [*group_cols, S.DOC_ID, S.TEXT, S.N_TOKENS], "budget_token_samples")
+        require_columns(docs, [*keys, S.DOC_ID, S.TEXT, S.N_TOKENS], "budget_token_samples")
         upto = Window.partitionBy(*group_cols).orderBy(S.DOC_ID).rowsBetween(Window.unboundedPreceding, 0)
+        narrow = docs.select(*keys, S.DOC_ID, S.N_TOKENS)
+        if within is not None:
+            narrow = narrow.join(within.select(*keys), keys)
         cutoffs = (
-            docs.select(*group_cols, S.DOC_ID, S.N_TOKENS)
+            narrow
             .withColumn("_upto", F.sum(S.N_TOKENS).over(upto).cast("long"))
             .where(F.col("_upto") >= budget)
-            .groupBy(*group_cols)
+            .groupBy(*keys)
             .agg(F.min(F.struct(F.col(S.DOC_ID), (F.col("_upto") - F.col(S.N_TOKENS)).alias("before"))).alias("_cut"))
-            .select(*group_cols, F.col("_cut.doc_id").alias("_cut_doc"), F.col("_cut.before").alias("_cut_before"))
+            .select(*keys, F.col("_cut.doc_id").alias("_cut_doc"), F.col("_cut.before").alias("_cut_before"))
         )
-        selected = docs.select(*group_cols, S.DOC_ID, S.TEXT).join(F.broadcast(cutoffs), group_cols)
+        selected = docs.select(*keys, S.DOC_ID, S.TEXT).join(F.broadcast(cutoffs), keys)
         take = F.when(F.col(S.DOC_ID) == F.col("_cut_doc"), F.lit(budget) - F.col("_cut_before")).otherwise(
             F.lit(2**31 - 1)).cast("int")
         return selected.where(F.col(S.DOC_ID) <= F.col("_cut_doc")).select(
@@ -102,10 +110,11 @@ def _group_seed(values, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
 
 
-def entropy_at_budget(group_cols: list[str], budget: int,
-                      params: DiversityParams = DiversityParams()) -> Callable[[DataFrame], DataFrame]:
+def entropy_at_budget(group_cols: list[str], budget: int, params: DiversityParams = DiversityParams(),
+                      within: DataFrame | None = None) -> Callable[[DataFrame], DataFrame]:
     """Per group: ``DIVERSITY_COLUMNS`` (doubles; entropies in bits), entropy_budget_tokens (int, = budget),
-    entropy_budget_met (bool). Columns in: group_cols (strings), doc_id, text, n_tokens.
+    entropy_budget_met (bool). Columns in: group_cols (strings), doc_id, text, n_tokens. ``within``: measure
+    each group on its documents matching its row there (``budget_token_samples``); every group keeps its row.
 
     The per-group work runs in ``applyInPandas`` (numpy on one group's B tokens); the bootstrap is seeded by
     the group's key, so the numbers do not depend on partitioning.
@@ -122,7 +131,7 @@ def entropy_at_budget(group_cols: list[str], budget: int,
 
     def transform(docs: DataFrame) -> DataFrame:
         measured = (
-            docs.transform(budget_token_samples(group_cols, budget))
+            docs.transform(budget_token_samples(group_cols, budget, within))
             .groupBy(*group_cols)
             .applyInPandas(per_group, out_schema)
         )

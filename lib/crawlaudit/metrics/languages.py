@@ -1,0 +1,45 @@
+"""Languages of a group of documents (pure DataFrame transforms): which one is primary, its share, how many.
+
+A group's primary language is its most frequent known language (``ingest.language``; ``und`` only when no
+document of the group has a known one), ties broken by the smaller code so that the answer does not depend on
+partitioning; most domains write in one language, and per-domain measures that mix languages (the vocabulary
+entropy) are taken on the primary language's documents.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from crawlaudit import schemas as S
+from crawlaudit.ingest.language import UNDETERMINED
+from crawlaudit.quality.validation import require_columns
+
+
+def primary_languages(group_cols: list[str]) -> Callable[[DataFrame], DataFrame]:
+    """Per group: primary_language, primary_language_share (its documents / the group's), n_languages (distinct
+    known languages, ``und`` not counted). Columns in: group_cols, language."""
+
+    def transform(docs: DataFrame) -> DataFrame:
+        require_columns(docs, [*group_cols, S.LANGUAGE], "primary_languages")
+        known = F.col(S.LANGUAGE) != F.lit(UNDETERMINED)
+        counts = docs.groupBy(*group_cols, S.LANGUAGE).agg(F.count(F.lit(1)).alias("_n"))
+        rank = Window.partitionBy(*group_cols).orderBy(known.desc(), F.col("_n").desc(), F.col(S.LANGUAGE))
+        group = Window.partitionBy(*group_cols)
+        return (
+            counts.withColumn("_rank", F.row_number().over(rank))
+            .withColumn("_total", F.sum("_n").over(group))
+            .withColumn(S.N_LANGUAGES, F.sum(known.cast("int")).over(group))
+            .where(F.col("_rank") == 1)
+            .select(*group_cols, F.col(S.LANGUAGE).alias(S.PRIMARY_LANGUAGE),
+                    (F.col("_n") / F.col("_total")).alias(S.PRIMARY_LANGUAGE_SHARE), S.N_LANGUAGES)
+        )
+
+    return transform
+
+
+def primary_language_keys(primary: DataFrame, group_cols: list[str]) -> DataFrame:
+    """(group_cols, language) of each group's primary language: what ``entropy.entropy_at_budget(within=...)``
+    restricts a group's sample to."""
+    return primary.select(*group_cols, F.col(S.PRIMARY_LANGUAGE).alias(S.LANGUAGE))
