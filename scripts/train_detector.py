@@ -40,6 +40,8 @@ def model_card(out: Path, args, report: dict, reference_info: dict, seconds: flo
         f"# Detector `{out.name}`", "",
         f"- Training data: {args.source or args.labeled}.",
         *([f"- Licence: {args.licence}"] if args.licence else []),
+        f"- Languages: {', '.join(args.languages)} (ISO 639-3; `languages` in model.json). The audit scores only "
+        "documents in these languages; the others are counted apart (`n_docs_unsupported`), never as human or AI.",
         "- Model: logistic regression (SGD, class-balanced) on hashed word 1–3-grams and UTF-8 byte 1–5-grams of the lower-cased, space-collapsed text "
         f"(2^{args.word_bits} + 2^{args.byte_bits} buckets, sublinear tf-idf), Platt-calibrated; "
         f"alpha {args.alpha}, {args.epochs} epochs, seed {args.seed}. Built by `scripts/train_detector.py`.",
@@ -66,7 +68,8 @@ def model_card(out: Path, args, report: dict, reference_info: dict, seconds: flo
               f"words; marker share: AI {reference_info['marker_share_ai']:.3f}, human "
               f"{reference_info['marker_share_human']:.3f} (training split).", "",
               "## Limits", "",
-              "Trained on the texts above, all English: text from other generators, languages or genres shifts tpr and fpr, and text in other languages is outside what it can judge. The "
+              f"Trained on the texts above ({', '.join(args.languages)}): text from other generators or genres shifts "
+              "tpr and fpr, and text in other languages is outside what it can judge (the audit does not score it). The "
               "quantifiers correct for the rates and carry the measured shift in their intervals; counting flagged "
               "documents would not."]
     return "\n".join(lines) + "\n"
@@ -110,6 +113,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reference-words", type=int, default=2000)
     ap.add_argument("--markers", type=int, default=100)
     ap.add_argument("--no-transfer", action="store_true", help="skip the held-out generator/domain refits")
+    ap.add_argument("--languages", default="eng", type=lambda v: [c.strip() for c in v.split(",") if c.strip()],
+                    help="comma-separated ISO 639-3 codes of the training texts' languages (default eng): the audit "
+                         "scores only documents in them")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     started = time.time()
@@ -124,6 +130,7 @@ def main(argv=None) -> int:
                                 domains=sub.domain if len(set(sub.domain)) > 1 else None)
     out = Path(args.out)
     det.info = {"source": args.source or str(args.labeled), **{k: v for k, v in report.items()}}
+    det.languages = tuple(args.languages)
     det.save(out)
     reference.save(out / "reference.json")
     report["calibration"] = det.calibration.__dict__

@@ -36,8 +36,13 @@ def add_damaged_file(corpus: Path) -> None:
     manifest.write_bytes(gzip.compress(("\n".join(lines + [rel]) + "\n").encode()))
 
 
+# eight pseudo-English domains (the detector's language), two Greek ones and a Korean one (one of the Greek sites
+# writes in Korean too), growing from half to twice their size across the snapshots; 30% of their records have
+# no language header
 SPEC = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", DAMAGED), n_domains=8,
-                  docs_per_domain=(45, 90), files_per_snapshot=2, seed=11, ai_share=((2021, 0.3),))
+                  docs_per_domain=(45, 90), files_per_snapshot=2, seed=11, ai_share=((2021, 0.3),),
+                  languages=(("ell", 2), ("kor", 1)), language_growth=(0.5, 2.0), headerless_share=0.3,
+                  bilingual=True)
 
 
 def train_model(out: Path, spec: CorpusSpec = SPEC) -> None:

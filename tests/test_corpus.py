@@ -117,3 +117,34 @@ def test_a_long_tail_of_one_document_domains(tmp_path):
     records = sum(1 for p in (tmp_path / "crawl-data").rglob("*.warc.wet.gz")
                   for r in ingest.parse_file(str(p), "CC-MAIN-2024-22", InputConfig()) if r["row_kind"] == "doc")
     assert records == snap["n_docs"] == sum(sizes)
+
+
+def test_other_languages_leave_the_pseudo_english_records_as_they_were(tmp_path):
+    """Greek and Thai domains (one site in both), growing 0.5 → 2x, 40% without a language header: the pseudo-English
+    records are the ones a corpus without languages has, byte for byte; every other record's language, with or
+    without its header, is the planted one (the headerless ones detected by the audit's detector)."""
+    import collections
+    import dataclasses
+
+    multi = dataclasses.replace(SPEC, languages=(("ell", 2), ("tha", 1)), language_growth=(0.5, 2.0),
+                                headerless_share=0.4, bilingual=True)
+    plain, truth = write_corpus(tmp_path / "plain", SPEC), write_corpus(tmp_path / "multi", multi)
+
+    def records(root, snapshot):
+        out = []
+        for rel in gzip.decompress((root / "crawl-data" / snapshot / "wet.paths.gz").read_bytes()).decode().split():
+            out += [r for r in ingest.parse_file(str(root / rel), snapshot, InputConfig()) if r["row_kind"] == "doc"]
+        return out
+
+    sizes = []
+    for snapshot, t in truth["snapshots"].items():
+        eng = {(r["record_id"], r["url"], r["text"]) for r in records(tmp_path / "plain", snapshot)}
+        rows = records(tmp_path / "multi", snapshot)
+        assert {(r["record_id"], r["url"], r["text"]) for r in rows if r["language"] == "eng"} == eng
+        assert collections.Counter(r["language"] for r in rows) == t["language_counts"]
+        assert sum(r["language_source"] == "detected" for r in rows) == t["n_without_language_header"] > 0
+        assert t["language_counts"]["eng"] == plain["snapshots"][snapshot]["n_docs"]
+        bilingual = [d for d in t["domains"].values() if len(d["language_counts"]) == 2]
+        assert len(bilingual) == 1 and set(bilingual[0]["language_counts"]) == {"ell", "tha"}
+        sizes.append(t["n_docs"] - t["language_counts"]["eng"])
+    assert sizes[1] > 2 * sizes[0]          # the language mix shifts: 0.5x then 2x the base size

@@ -63,8 +63,18 @@ def test_artifact_round_trip_gives_identical_scores(trained, sample_set, tmp_pat
     again = D.Detector.load(tmp_path / "m")
     texts = sample_set.texts[:50]
     np.testing.assert_allclose(again.margins(texts), det.margins(texts), rtol=1e-6)
-    assert again.calibration == det.calibration
+    assert again.calibration == det.calibration and again.languages == det.languages == ("eng",)
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["languages"] = ["deu", "spa"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    assert D.Detector.load(tmp_path / "m").languages == ("deu", "spa")
+    del meta["languages"]                      # a model from before languages were declared: English only
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    assert D.Detector.load(tmp_path / "m").languages == ("eng",)
+    meta["languages"] = "english"
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="ISO 639-3"):
+        D.Detector.load(tmp_path / "m")
     meta["format_version"] = 99
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="format_version"):

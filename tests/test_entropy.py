@@ -73,10 +73,14 @@ def test_a_domain_is_measured_on_its_primary_language_only(spark):
         ("tie", "d2", "1 2 3", "und")]
     df = spark.createDataFrame([(g, d, t, len(tokenize(t)), lang) for g, d, t, lang in rows],
                                SCHEMA + ", language string")
-    primary = df.transform(languages.primary_languages(["g"]))
-    expected = spark.createDataFrame([("mixed", "deu", 0.6, 2), ("und-only", "und", 1.0, 0), ("tie", "eng", 1 / 3, 2)],
-                                     "g string, primary_language string, primary_language_share double, n_languages long")
+    primary = df.transform(languages.primary_languages(["g"], supported=("eng", "fra")))
+    expected = spark.createDataFrame(
+        [("mixed", "deu", 0.6, 2, 6, 0.6), ("und-only", "und", 1.0, 0, 1, 1.0), ("tie", "eng", 1 / 3, 2, 2, 2 / 3)],
+        "g string, primary_language string, primary_language_share double, n_languages long, "
+        "n_docs_unsupported long, synthetic_unsupported_frac double")
     assert_approx_df_equality(primary, expected, precision=1e-12, ignore_row_order=True, ignore_nullable=True)
+    no_model = df.transform(languages.primary_languages(["g"])).collect()
+    assert {(r.n_docs_unsupported, r.synthetic_unsupported_frac) for r in no_model} == {(None, None)}
     within = languages.primary_language_keys(primary, ["g"])
     got = {r.g: r for r in df.transform(entropy.entropy_at_budget(["g"], 30, within=within)).collect()}
     assert got["mixed"].entropy_bits == 0.0 and got["und-only"].entropy_bits == pytest.approx(math.log2(30))

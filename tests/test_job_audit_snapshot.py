@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 
 from crawlaudit import schemas as S
+from crawlaudit.devtools.corpus import planted_share
 from crawlaudit.warehouse import Warehouse
 from tests.e2e import DAMAGED, DAMAGED_DOMAIN
+
+
+ENGLISH = ("eng",)   # the e2e detector's language
 
 
 def table(wh, name):
@@ -20,7 +24,7 @@ def table(wh, name):
 def test_job_succeeds_and_writes_every_table(audited):
     assert audited["rc"] == 0
     for name in ("domain_stats", "snapshot_stats", "audit_runs", "ingest_errors", "content_hashes", "doc_signatures",
-                 "doc_hashes", "doc_scores", "year_stats"):
+                 "doc_hashes", "doc_scores", "year_stats", "language_stats"):
         assert Warehouse.at(audited["wh"]).read_arrow(name).num_rows > 0, name
     runs = table(audited["wh"], "audit_runs")
     assert sorted(r["status"] for r in runs) == ["succeeded"] * 3
@@ -70,13 +74,47 @@ def test_duplication_matches_planted_truth(audited):
     assert any(r["exact_dup_frac"] > 0.2 for r in rows) and any(r["cross_snapshot_dup_frac"] > 0.1 for r in rows)
 
 
-def test_every_document_has_its_header_language(audited):
-    """The sample corpus writes every record with ``WARC-Identified-Content-Language: eng`` (the multilingual
-    corpus and its truth are the next step of the languages issue)."""
+def test_languages_match_the_planted_truth_and_only_the_detectors_are_scored(audited):
+    """Documents per (snapshot, language) exact (the records without a header detected), each domain's primary
+    language and language count as planted; the Greek and Korean domains are not scored by the English detector:
+    null estimates, every document counted as unsupported, although AI text is planted in one of them."""
+    truth = audited["truth"]["snapshots"]
     hashes = table(audited["wh"], "doc_hashes")
-    assert hashes and {(r["language"], r["language_source"]) for r in hashes} == {("eng", "header")}
-    rows = table(audited["wh"], "domain_stats")
-    assert {(r["primary_language"], r["primary_language_share"], r["n_languages"]) for r in rows} == {("eng", 1.0, 1)}
+    counts = Counter((r["snapshot"], r["language"]) for r in hashes)
+    sources = Counter((r["snapshot"], r["language_source"]) for r in hashes)
+    damaged = {r["snapshot"]: r["n_docs"] for r in table(audited["wh"], "domain_stats")
+               if r["registered_domain"] == DAMAGED_DOMAIN}
+    for snapshot, t in truth.items():
+        planted = {(snapshot, lang): n + (damaged.get(snapshot, 0) if lang == "eng" else 0)
+                   for lang, n in t["language_counts"].items()}
+        assert {k: counts[k] for k in planted} == planted and set(t["language_counts"]) == {"eng", "ell", "kor"}
+        assert sources[(snapshot, "detected")] == t["n_without_language_header"] > 0
+        assert sources[(snapshot, "unknown")] == 0
+    rows = [r for r in table(audited["wh"], "domain_stats") if r["registered_domain"] != DAMAGED_DOMAIN]
+    foreign = 0
+    for r in rows:
+        planted = truth[r["snapshot"]]["domains"][r["registered_domain"]]["language_counts"]
+        top = min(planted.items(), key=lambda kv: (-kv[1], kv[0]))
+        assert (r["primary_language"], r["n_languages"]) == (top[0], len(planted))
+        assert r["primary_language_share"] == pytest.approx(top[1] / r["n_docs"])
+        if "eng" in planted:
+            assert (r["n_docs_unsupported"], r["synthetic_unsupported_frac"]) == (0, 0.0)
+            continue
+        foreign += 1
+        assert (r["n_docs_scored"], r["n_docs_unsupported"], r["n_docs_unscored"]) == (0, r["n_docs"], r["n_docs"])
+        assert r["synthetic_unsupported_frac"] == 1.0 and r["synthetic_ratio"] is None and r["synthetic_pacc"] is None
+    assert foreign == 6 and max(r["n_languages"] for r in rows) == 2
+    # language_stats: one row per (snapshot, language), the planted counts, shares adding up to 1
+    langs = table(audited["wh"], "language_stats")
+    assert {(r["snapshot"], r["language"]): r["n_docs"] for r in langs} == dict(counts)
+    for snapshot, t in truth.items():
+        mine = [r for r in langs if r["snapshot"] == snapshot]
+        assert sum(r["language_share"] for r in mine) == pytest.approx(1.0)
+        assert sum(r["n_docs_detected"] for r in mine) == t["n_without_language_header"]
+        assert {r["language"]: r["n_domains"] for r in mine}["ell"] == 2
+    eng = [r for r in langs if r["language"] == "eng"]
+    assert all(r["entropy_budget_met"] and r["n_docs_detected"] == 0 for r in eng)
+    assert any(t["ai_counts_by_language"].get("ell") for t in truth.values())   # AI text there, not scored
 
 
 NEAR_DUP_METRICS = ("near_dup_frac", "near_dup_removable_frac", "cross_snapshot_near_dup_frac", "dup_line_frac")
@@ -109,18 +147,22 @@ def test_synthetic_share_recovers_the_planted_share(audited):
     """Pooled per snapshot and per year within 0.05 of the planted share; per-domain intervals cover it."""
     wh, truth = audited["wh"], audited["truth"]
     for r in table(wh, "snapshot_stats"):
-        t = truth["snapshots"][r["snapshot"]]["synthetic_ratio"]
+        t = planted_share(truth["snapshots"][r["snapshot"]], ENGLISH)
         print(r["snapshot"], "planted", round(t, 3), "audited", r["synthetic_ratio"], r["synthetic_ratio_lo"],
               r["synthetic_ratio_hi"], "cc", r["synthetic_cc"], "mle", r["synthetic_mle"])
         assert r["synthetic_ratio"] == pytest.approx(t, abs=0.05)
         assert r["synthetic_ratio_lo"] <= r["synthetic_ratio"] <= r["synthetic_ratio_hi"]
-        assert r["synthetic_method"] == "pacc" and r["n_docs_scored"] == r["n_docs"]
+        foreign = sum(n for lang, n in truth["snapshots"][r["snapshot"]]["language_counts"].items() if lang != "eng")
+        assert r["synthetic_method"] == "pacc" and r["n_docs_scored"] == r["n_docs"] - foreign
         assert r["synthetic_baseline"] == "labeled" and r["synthetic_baseline_n_docs"] is None
-        assert r["n_docs_unscored"] == 0
+        assert r["n_docs_unscored"] == r["n_docs_unsupported"] == foreign > 0
         assert r["synthetic_uninformative"] == (r["synthetic_ratio_hi"] - r["synthetic_ratio_lo"] > 0.5)
     for r in table(wh, "year_stats"):
-        assert r["synthetic_ratio"] == pytest.approx(truth["years"][str(r["year"])]["synthetic_ratio"], abs=0.05)
-    rows = [r for r in table(wh, "domain_stats") if r["registered_domain"] != DAMAGED_DOMAIN and r["n_docs"] >= 50]
+        assert r["synthetic_ratio"] == pytest.approx(planted_share(truth["years"][str(r["year"])], ENGLISH), abs=0.05)
+        assert r["n_docs_unsupported"] == sum(n for lang, n in truth["years"][str(r["year"])]["language_counts"].items()
+                                              if lang != "eng")
+    rows = [r for r in table(wh, "domain_stats") if r["registered_domain"] != DAMAGED_DOMAIN and r["n_docs"] >= 50
+            and r["synthetic_ratio"] is not None]
     covered = [r["synthetic_ratio_lo"] <= truth["snapshots"][r["snapshot"]]["domains"][r["registered_domain"]][
         "synthetic_ratio"] <= r["synthetic_ratio_hi"] for r in rows]
     print("per-domain coverage", sum(covered), "/", len(covered))
@@ -128,7 +170,7 @@ def test_synthetic_share_recovers_the_planted_share(audited):
     planted = [t["synthetic_ratio"] for s in truth["snapshots"].values() for t in s["domains"].values()]
     assert max(planted) > 0.4                              # the planted spread is real
     scores = Warehouse.at(wh).read_arrow("doc_scores")
-    assert scores.num_rows == sum(r["n_docs"] for r in table(wh, "snapshot_stats"))
+    assert scores.num_rows == sum(r["n_docs_scored"] for r in table(wh, "snapshot_stats"))
     pooled = {r["snapshot"]: r for r in table(wh, "snapshot_stats")}
     assert pooled["CC-MAIN-2019-35"]["marker_excess_lb"] is None     # no earlier, pre-LLM snapshot to project from
     assert 0.0 <= pooled["CC-MAIN-2021-31"]["marker_excess_lb"] <= 1.0
@@ -160,7 +202,9 @@ def test_larger_planted_vocabulary_means_higher_entropy(audited):
         assert 0.9 < r["zipf_exponent"] < 1.4 and 0 < r["heaps_exponent"] < 1  # planted Zipf exponent 1.1
     below = [r for r in table(audited["wh"], "domain_stats") if not r["entropy_budget_met"]]
     assert below and all(r["entropy_bits"] is None and r["entropy_chao_shen_bits"] is None and r["mattr"] is None
-                         and r["n_tokens"] < 10_000 for r in below)
+                         for r in below)
+    # under the budget in its primary language: the bilingual site's two languages are never pooled into one sample
+    assert all(r["n_tokens"] < 10_000 or r["n_languages"] == 2 for r in below)
 
 
 def test_damaged_input_is_counted_and_good_documents_kept(audited):

@@ -209,9 +209,13 @@ def test_documents_without_usable_text_are_counted_apart(spark):
 
     model = Path(__file__).resolve().parents[1] / "conf" / "models" / "sample"
     step = SyntheticStep(spark, SyntheticConfig(model=str(model), min_doc_tokens=3), None)
+    assert step.languages == ("eng",)
+    words = "one two three four five six"
     docs = spark.createDataFrame(
-        [("d1", "one two three four five six", 6), ("d2", "", 0), ("d3", "  \n ", 0), ("d4", "two words", 2)],
-        f"{S.DOC_ID} string, {S.TEXT} string, {S.N_TOKENS} long")
+        [("d1", words, 6, "eng"), ("d2", "", 0, "eng"), ("d3", "  \n ", 0, "eng"), ("d4", "two words", 2, "eng"),
+         ("d5", words, 6, "deu"), ("d6", words, 6, "und"), ("d7", words, 6, None)],
+        f"{S.DOC_ID} string, {S.TEXT} string, {S.N_TOKENS} long, {S.LANGUAGE} string")
+    # only the model's languages are scored: a German, undetermined or language-less page is never human or AI
     assert sorted(r[S.DOC_ID] for r in step.score(docs).collect()) == ["d1"]
     # a domain whose documents were all unscorable: 0 scored, all counted apart, estimates null
     rows = spark.createDataFrame([("a.com", 5, 3), ("b.com", 4, None)],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from crawlaudit.metrics import dedup, entropy, languages, neardup, repetition, templates
@@ -176,12 +176,13 @@ def diversity_params(metrics: MetricsConfig) -> entropy.DiversityParams:
 
 
 def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str,
-                 synthetic_by_domain: DataFrame) -> DataFrame:
+                 synthetic_by_domain: DataFrame, model_languages: tuple[str, ...] | None = None) -> DataFrame:
     """One row per (snapshot, registered_domain), columns ``schemas.DOMAIN_STATS_COLUMNS``.
-    ``synthetic_by_domain``: ``synthetic_rows`` for the same keys. The entropy is measured on the documents of
-    the domain's primary language (``languages.primary_languages``)."""
+    ``synthetic_by_domain``: ``synthetic_rows`` for the same keys; ``model_languages``: the detector's (None
+    without one). The entropy is measured on the documents of the domain's primary language
+    (``languages.primary_languages``)."""
     keys = [S.SNAPSHOT, S.REGISTERED_DOMAIN]
-    primary = flagged.transform(languages.primary_languages(keys))
+    primary = flagged.transform(languages.primary_languages(keys, model_languages))
     dup = (flagged.transform(dedup.duplication_stats(keys)).join(flagged.transform(neardup.near_dup_stats(keys)), keys)
            .join(flagged.transform(templates.template_stats(keys)), keys))
     ent = docs.transform(entropy.entropy_at_budget(keys, metrics.entropy_budget_tokens, diversity_params(metrics),
@@ -196,7 +197,8 @@ def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, ru
 
 
 def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors: DataFrame,
-                   metrics: MetricsConfig, run_id: str, synthetic_pooled: DataFrame) -> DataFrame:
+                   metrics: MetricsConfig, run_id: str, synthetic_pooled: DataFrame,
+                   model_languages: tuple[str, ...] | None = None) -> DataFrame:
     """One row per snapshot, columns ``schemas.SNAPSHOT_STATS_COLUMNS``: the document metrics pooled over the
     snapshot, plus input counts. error_frac = max(failed files / files, damaged records / records).
 
@@ -220,6 +222,7 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
     out = (
         inputs.join(errs, keys, "left").join(dup, keys, "left").join(ent, keys, "left")
         .join(synthetic_pooled, keys, "left")
+        .join(flagged.transform(languages.primary_languages(keys, model_languages)), keys, "left")
         .fillna(0, subset=[S.N_DOCS_SCORED, S.N_FAILED_FILES, S.N_ERROR_RECORDS, S.N_DOCS, S.N_DOMAINS, S.N_TOKENS, S.N_CHARS_TOTAL,
                            S.N_EXACT_DUP_DOCS, S.N_CROSS_SNAPSHOT_DUP_DOCS, S.N_NEAR_DUP_DOCS, S.N_NEAR_DUP_CLUSTERS,
                            S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES, S.N_TEMPLATE_LINES,
@@ -235,6 +238,27 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
         .transform(with_unscored_count)
     )
     return out.select(*S.SNAPSHOT_STATS_COLUMNS)
+
+
+def language_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str) -> DataFrame:
+    """One row per (snapshot, language), columns ``schemas.LANGUAGE_STATS_COLUMNS``: the language's share of the
+    snapshot's documents, how many were detected, its domains, its duplication within the snapshot and its
+    vocabulary entropy and diversity on ``metrics.snapshot_entropy_budget_tokens`` tokens of its own documents
+    (never a sample mixing languages)."""
+    keys = [S.SNAPSHOT, S.LANGUAGE]
+    budget = metrics.snapshot_entropy_budget_tokens
+    counts = flagged.groupBy(*keys).agg(
+        F.countDistinct(S.REGISTERED_DOMAIN).alias(S.N_DOMAINS),
+        F.sum((F.col(S.LANGUAGE_SOURCE) == "detected").cast("long")).alias(S.N_DOCS_DETECTED))
+    ent = docs.transform(entropy.entropy_at_budget(keys, budget, diversity_params(metrics)))
+    return (
+        flagged.transform(dedup.duplication_stats(keys)).join(counts, keys)
+        .join(flagged.transform(neardup.near_dup_stats(keys)), keys).join(ent, keys, "left")
+        .withColumn(S.LANGUAGE_SHARE, F.col(S.N_DOCS) / F.sum(S.N_DOCS).over(Window.partitionBy(S.SNAPSHOT)))
+        .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
+        .withColumn(S.RUN_ID, F.lit(run_id))
+        .select(*S.LANGUAGE_STATS_COLUMNS)
+    )
 
 
 def ingest_error_rows(errors: DataFrame, run_id: str) -> DataFrame:
@@ -272,7 +296,8 @@ def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: Metr
         F.count(F.lit(1)).alias(S.N_SNAPSHOTS), F.sum(S.N_DOCS).alias(S.N_DOCS), F.sum(S.N_TOKENS).alias(S.N_TOKENS),
         F.sum(S.N_EXACT_DUP_DOCS).alias(S.N_EXACT_DUP_DOCS),
         F.sum(S.N_CROSS_SNAPSHOT_DUP_DOCS).alias(S.N_CROSS_SNAPSHOT_DUP_DOCS),
-        *[F.sum(c).alias(c) for c in (S.N_NEAR_DUP_DOCS, S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES)],
+        *[F.sum(c).alias(c) for c in (S.N_NEAR_DUP_DOCS, S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES,
+                                      S.N_DOCS_UNSUPPORTED)],
     )
     counts = (
         counts.withColumn(S.EXACT_DUP_FRAC, F.try_divide(S.N_EXACT_DUP_DOCS, S.N_DOCS))  # null for a year of 0 docs
@@ -280,6 +305,7 @@ def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: Metr
         .withColumn(S.NEAR_DUP_FRAC, F.try_divide(S.N_NEAR_DUP_DOCS, S.N_DOCS))
         .withColumn(S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, F.try_divide(S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_DOCS))
         .withColumn(S.DUP_LINE_FRAC, F.try_divide(S.N_DUP_LINES, S.N_LINES))
+        .withColumn(S.SYNTHETIC_UNSUPPORTED_FRAC, F.try_divide(S.N_DOCS_UNSUPPORTED, S.N_DOCS))
     )
     as_docs = token_samples.select(
         snapshot_year(S.SNAPSHOT).cast("string").alias("_year"), S.DOC_ID,

@@ -123,13 +123,15 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def _corpus_spec(args):
-    from crawlaudit.devtools.corpus import DEFAULT_AI_SHARE, CorpusSpec, parse_ai_share
+    from crawlaudit.devtools.corpus import (DEFAULT_AI_SHARE, DEMO_HEADERLESS_SHARE, DEMO_LANGUAGE_GROWTH,
+                                            DEMO_LANGUAGES, CorpusSpec, parse_ai_share)
 
     ai_share = parse_ai_share(args.ai_share) if args.ai_share is not None else DEFAULT_AI_SHARE
     if args.small:
         return CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", "CC-MAIN-2024-22"), n_domains=8,
                           docs_per_domain=(20, 70), files_per_snapshot=2, seed=args.seed, ai_share=ai_share)
-    return CorpusSpec(seed=args.seed, ai_share=ai_share)
+    return CorpusSpec(seed=args.seed, ai_share=ai_share, languages=DEMO_LANGUAGES, language_growth=DEMO_LANGUAGE_GROWTH,
+                      headerless_share=DEMO_HEADERLESS_SHARE, bilingual=True)
 
 
 def _cmd_sample_labeled(args) -> int:
@@ -270,13 +272,31 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _model_languages(args) -> tuple[str, ...] | None:
+    """The configured detector's languages (None without one, or when it cannot be read)."""
+    from crawlaudit.synthetic.detector import Detector
+
+    model = config_from_args(args).synthetic.model
+    try:
+        return Detector.load(model).languages if model else None
+    except (OSError, ValueError):
+        return None
+
+
 def _check_synthetic(args, wh, truth: dict, domain_rows: list[dict]) -> bool:
     """Planted vs audited AI share: per year (pooled) within --synthetic-tolerance, and the share of domains with
-    >= --synthetic-min-docs documents whose 95% interval covers the planted value (>= 0.9 required). True when
-    the truth or the tables predate the synthetic share (nothing to compare)."""
+    >= --synthetic-min-docs documents whose 95% interval covers the planted value (>= 0.9 required); both among
+    the documents in the detector's languages (the others are never scored), and domains with none of them must
+    have null estimates. True when the truth or the tables predate the synthetic share (nothing to compare)."""
+    from crawlaudit.devtools.corpus import planted_share
     from crawlaudit.warehouse.tables import YEAR_STATS
 
-    years = {y: t["synthetic_ratio"] for y, t in truth.get("years", {}).items()}
+    languages = _model_languages(args)
+
+    def planted(t: dict) -> float | None:
+        return planted_share(t, languages) if languages and "language_counts" in t else t["synthetic_ratio"]
+
+    years = {y: planted(t) for y, t in truth.get("years", {}).items()}
     try:
         audited = {str(r["year"]): r for r in wh.read_arrow(YEAR_STATS).to_pylist()}
     except Exception:
@@ -292,16 +312,63 @@ def _check_synthetic(args, wh, truth: dict, domain_rows: list[dict]) -> bool:
         print(f"  {y}: planted synthetic share {planted:.4f}, audited {_fmt(got, 0).strip()} "
               f"[{_fmt(audited.get(y, {}).get('synthetic_ratio_lo'), 0).strip()}, "
               f"{_fmt(audited.get(y, {}).get('synthetic_ratio_hi'), 0).strip()}]{'' if good else '  <-- off'}")
+    if languages:
+        unsupported = [r for r in domain_rows if r.get("synthetic_ratio") is not None and not set(
+            truth["snapshots"].get(r["snapshot"], {}).get("domains", {}).get(r["registered_domain"], {}).get(
+                "language_counts", {"eng": 1})) & set(languages)]
+        ok &= not unsupported
+        print(f"  domains with no document in the detector's languages ({', '.join(languages)}): "
+              + ("estimates null" if not unsupported else f"{len(unsupported)} with estimates  <-- wrong"))
     big = [r for r in domain_rows if r["n_docs"] >= args.synthetic_min_docs and r.get("synthetic_ratio") is not None
            and r["registered_domain"] in truth["snapshots"].get(r["snapshot"], {}).get("domains", {})]
-    covered = [r["synthetic_ratio_lo"] <= truth["snapshots"][r["snapshot"]]["domains"][r["registered_domain"]][
-        "synthetic_ratio"] <= r["synthetic_ratio_hi"] for r in big]
+    covered = [r["synthetic_ratio_lo"] <= planted(truth["snapshots"][r["snapshot"]]["domains"][r["registered_domain"]])
+               <= r["synthetic_ratio_hi"] for r in big]
     if covered:
         share = sum(covered) / len(covered)
         ok &= share >= 0.9
         print(f"  per-domain 95% intervals cover the planted share for {sum(covered)} of {len(covered)} "
               f"(snapshot, domain) pairs with >= {args.synthetic_min_docs} documents ({share:.0%}; >= 90% required)")
     return ok
+
+
+def _check_languages(wh, truth: dict, domain_rows: list[dict]) -> bool:
+    """Planted vs audited languages: documents per (snapshot, language) (``doc_hashes``), every record without a
+    language header detected, and each domain's primary language and language count. True when the truth
+    predates planted languages."""
+    from collections import Counter
+
+    from crawlaudit.warehouse.tables import DOC_HASHES
+
+    snaps = {s: t for s, t in truth["snapshots"].items() if "language_counts" in t}
+    if not snaps:
+        print("  languages: not compared (the truth predates planted languages)")
+        return True
+    # documents of the planted domains (a file added to a corpus by hand, as the tests' damaged one, is not planted)
+    docs = [d for d in wh.read_arrow(DOC_HASHES).select(["snapshot", "registered_domain", "language",
+                                                          "language_source"]).to_pylist()
+            if d["registered_domain"] in snaps.get(d["snapshot"], {}).get("domains", {})]
+    counts = Counter((d["snapshot"], d["language"]) for d in docs)
+    sources = Counter((d["snapshot"], d["language_source"]) for d in docs)
+    wrong = [(s, lang, counts[(s, lang)], n) for s, t in snaps.items() for lang, n in t["language_counts"].items()
+             if counts[(s, lang)] != n]
+    undetected = [(s, t["n_without_language_header"], sources[(s, "detected")]) for s, t in snaps.items()
+                  if sources[(s, "detected")] != t["n_without_language_header"]]
+    audited = {(r["snapshot"], r["registered_domain"]): r for r in domain_rows}
+    primary_wrong = []
+    for s, t in snaps.items():
+        for domain, d in t["domains"].items():
+            r = audited.get((s, domain))
+            top = min(d["language_counts"].items(), key=lambda kv: (-kv[1], kv[0]))[0]
+            if r is not None and (r.get("primary_language"), r.get("n_languages")) != (top, len(d["language_counts"])):
+                primary_wrong.append((s, domain, r.get("primary_language"), top))
+    n_langs = sorted({lang for t in snaps.values() for lang in t["language_counts"]})
+    print(f"  languages ({', '.join(n_langs)}): documents per (snapshot, language) "
+          + ("equal the planted counts" if not wrong else f"differ: {wrong[:5]}  <-- wrong")
+          + f"; {sum(t['n_without_language_header'] for t in snaps.values())} records without a language header "
+          + ("all detected" if not undetected else f"not all detected: {undetected}  <-- wrong")
+          + "; primary language and language count per domain "
+          + ("as planted" if not primary_wrong else f"differ: {primary_wrong[:5]}  <-- wrong"))
+    return not (wrong or undetected or primary_wrong)
 
 
 def _cmd_check_truth(args) -> int:
@@ -325,6 +392,7 @@ def _cmd_check_truth(args) -> int:
           and not r["n_docs_mismatch"] and not r["missing"] and increasing)
     if r["n_docs_mismatch"] or r["missing"]:
         print(f"  n_docs mismatches: {r['n_docs_mismatch'][:5]}; missing: {r['missing'][:5]}")
+    ok = _check_languages(wh, json.loads(truth_path.read_text()), rows) and ok
     ok = _check_synthetic(args, wh, json.loads(truth_path.read_text()), rows) and ok
     print("ground truth: " + ("MATCHES" if ok else "DOES NOT MATCH") + f" (tolerance {args.tolerance})")
     return 0 if ok else 1

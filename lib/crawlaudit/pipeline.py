@@ -62,9 +62,12 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
         pub.stage(tables.DOC_HASHES, audit.doc_hash_rows(flagged, hashed_text))
         pub.stage(tables.DOC_SCORES, synthetic.score_rows(flagged, scores))
         pub.stage(tables.TOKEN_SAMPLES, audit.token_sample_rows(docs, cfg.metrics))
-        pub.stage(tables.DOMAIN_STATS, audit.domain_stats(flagged, docs, cfg.metrics, run.run_id, by_domain))
+        pub.stage(tables.LANGUAGE_STATS, audit.language_stats(flagged, docs, cfg.metrics, run.run_id))
+        pub.stage(tables.DOMAIN_STATS, audit.domain_stats(flagged, docs, cfg.metrics, run.run_id, by_domain,
+                                                          synthetic.languages))
         summary = pub.stage(tables.SNAPSHOT_STATS, audit.snapshot_stats(
-            flagged, docs, files, errors, cfg.metrics, run.run_id, pooled_synthetic)).first().asDict()
+            flagged, docs, files, errors, cfg.metrics, run.run_id, pooled_synthetic,
+            synthetic.languages)).first().asDict()
         run.counts.update({k: summary[k] or 0 for k in ("n_files", "n_failed_files", "n_records", "n_error_records",
                                                         "n_docs", "n_domains")})
         year = summary["year"]

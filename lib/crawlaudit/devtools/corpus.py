@@ -14,6 +14,7 @@ Everything is seeded: the same spec gives byte-identical files.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -60,6 +61,22 @@ AI_SHARE_MAX = 0.9
 DEFAULT_AI_SHARE = ((2024, 0.15), (2025, 0.3))  # by year; years before the first listed get 0
 LARGE_DOMAIN_EVERY, LARGE_DOMAIN_DOCS = 10, (260, 340)  # every 10th domain: >= 200 documents per snapshot
 _SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+# The sample corpus's languages. "eng" is the pseudo-English every domain wrote before languages were planted (its
+# header says eng; the sample detector is trained on it); the others are pseudo-languages written with syllables of
+# a script that, among Common Crawl's frequent languages (``languages.set``'s default), only that language uses:
+# an offline detector can only answer the planted language, so records without a header have a known truth.
+LANGUAGE_SYLLABLES = {
+    "eng": _SYLLABLES,
+    "ell": [c + v for c in "βγδζθκλμνπρστφχ" for v in "αεηιουω"],
+    "kor": [chr(0xAC00 + i) for i in range(0, 11172, 37)],
+    "tha": [c + v for c in "กขคงจฉชซดตถทนบปผพฟมยรลวสหอ" for v in ("า", "ี", "ู", "ะ", "ิ", "ุ", "ำ", "")],
+}
+# the demo corpus's other languages: (code, domains); their pages grow from half to twice the base size across the
+# snapshots (the crawl's language mix shifts; each language's own vocabulary does not), 30% of their records have
+# no language header, and one domain writes in two of them
+DEMO_LANGUAGES = (("ell", 2), ("kor", 2), ("tha", 1))
+DEMO_LANGUAGE_GROWTH = (0.5, 2.0)
+DEMO_HEADERLESS_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -69,7 +86,12 @@ class CorpusSpec:
     ``ai_share``: the planted share of model-written new content by year (see ``year_ai_share``). ``templates``:
     wrap every page in its domain's site template (``site_template``). ``single_doc_share``: the share of domains
     with one document per snapshot, a crawl's long tail (domain i is one when ⌊(i + 1)·share⌋ > ⌊i·share⌋: chosen
-    without random draws, so every other domain is generated as without a tail)."""
+    without random draws, so every other domain is generated as without a tail).
+    ``languages``: further domains in other pseudo-languages (``LANGUAGE_SYLLABLES``), (code, n_domains) each, made
+    by generators of their own after the ``n_domains`` pseudo-English ones, which stay byte-identical to a corpus
+    without them; their sizes are scaled by ``language_growth`` (first, last snapshot; linear in between), a share
+    ``headerless_share`` of their records has no language header, and with ``bilingual`` the first domain of the
+    second language is the first domain of the first language too (one site, two languages)."""
 
     snapshots: tuple[str, ...] = DEFAULT_SNAPSHOTS
     n_domains: int = 40
@@ -81,6 +103,10 @@ class CorpusSpec:
     large_domain_docs: tuple[int, int] | None = LARGE_DOMAIN_DOCS
     templates: bool = True
     single_doc_share: float = 0.0
+    languages: tuple[tuple[str, int], ...] = ()
+    language_growth: tuple[float, float] = (1.0, 1.0)
+    headerless_share: float = 0.0
+    bilingual: bool = False
 
 
 def parse_ai_share(text: str) -> tuple[tuple[int, float], ...]:
@@ -114,6 +140,8 @@ class _Doc:
     url: str
     domain: str
     article: str = ""  # the article alone (the text before wrapping): what the reuse truth compares
+    language: str = "eng"
+    has_language_header: bool = True
 
 
 @dataclass
@@ -134,10 +162,10 @@ class _Domain:
     weights: np.ndarray | None = field(repr=False, default=None)
 
 
-def _word_pool(rng: random.Random, n: int) -> list[str]:
+def _word_pool(rng: random.Random, n: int, syllables: list[str] = _SYLLABLES) -> list[str]:
     seen: set[str] = set()
     while len(seen) < n:
-        seen.add("".join(rng.choice(_SYLLABLES) for _ in range(rng.choice((1, 2, 2, 3, 3, 4)))))
+        seen.add("".join(rng.choice(syllables) for _ in range(rng.choice((1, 2, 2, 3, 3, 4)))))
     return sorted(seen)
 
 
@@ -175,17 +203,32 @@ def _domains(spec: CorpusSpec, rng: random.Random, pool: list[str]) -> list[_Dom
     return out
 
 
-def site_template(d: _Domain, year: int) -> tuple[str, str]:
+ENGLISH_PHRASES = ("Skip to content", "Follow", "on", "All rights reserved.", COOKIE_NOTICE)
+
+
+def _phrases(language: str) -> tuple[str, ...]:
+    """The fixed phrases of a site template in ``language`` (pseudo-words of its script for the pseudo-languages)."""
+    if language == "eng":
+        return ENGLISH_PHRASES
+    rng = random.Random(f"phrases/{language}")
+    words = _word_pool(rng, 40, LANGUAGE_SYLLABLES[language])
+    return tuple(" ".join(rng.sample(words, k)).capitalize() + end
+                 for k, end in ((3, ""), (1, ""), (1, ""), (4, "."), (10, ".")))
+
+
+def site_template(d: _Domain, year: int, language: str = "eng") -> tuple[str, str]:
     """(header, footer) of ``d``'s pages in ``year``: site name and tagline, "Skip to content", a menu; a social
-    line, "© YEAR Name. All rights reserved." and a cookie notice. The design (tagline, menu, social line) changes
-    every TEMPLATE_REDESIGN_YEARS years, at a year that depends on the domain; the footer's year every year."""
+    line, "© YEAR Name. All rights reserved." and a cookie notice (their words in ``language``). The design
+    (tagline, menu, social line) changes every TEMPLATE_REDESIGN_YEARS years, at a year that depends on the domain;
+    the footer's year every year."""
+    skip, follow, on, reserved, cookies = _phrases(language)
     design = (year + d.template_phase) // TEMPLATE_REDESIGN_YEARS
-    rng = random.Random(f"{d.registered_domain}/design/{design}")
+    rng = random.Random(f"{d.registered_domain}/design/{design}" + ("" if language == "eng" else f"/{language}"))
     menu = " | ".join(w.capitalize() for w in rng.sample(d.words, 6))
-    header = f"{d.name} {rng.choice(d.words).capitalize()} {rng.choice(d.words)}\nSkip to content\n{menu}"
+    header = f"{d.name} {rng.choice(d.words).capitalize()} {rng.choice(d.words)}\n{skip}\n{menu}"
     social = rng.choice(("Facebook", "Twitter", "Instagram", "Mastodon"))
-    footer = (f"Follow {d.name} on {social} {rng.choice(d.words)}\n© {year} {d.name}. All rights reserved.\n"
-              f"{COOKIE_NOTICE}")
+    footer = (f"{follow} {d.name} {on} {social} {rng.choice(d.words)}\n© {year} {d.name}. {reserved}\n"
+              f"{cookies}")
     return header, footer
 
 
@@ -249,18 +292,20 @@ def style_words() -> list[str]:
 
 
 class _Generator:
-    def __init__(self, spec: CorpusSpec, texts: list[str] | None = None, ai_texts: list[str] | None = None):
-        self.spec = spec
+    def __init__(self, spec: CorpusSpec, texts: list[str] | None = None, ai_texts: list[str] | None = None,
+                 language: str = "eng", first_content: int = 0):
+        self.spec, self.language = spec, language
         self.rng = random.Random(spec.seed)
         self.np_rng = np.random.default_rng(spec.seed)
-        self.pool = _word_pool(self.rng, 30_000)
+        self.pool = _word_pool(self.rng, 30_000, LANGUAGE_SYLLABLES[language])
         self.domains = _domains(spec, self.rng, self.pool)
+        self.size_factor = 1.0                   # the current snapshot's size multiplier (language_growth)
         self.texts = texts
         self.ai_texts = ai_texts
         self.style = style_words()
         self.ai_contents: set[int] = set()      # content ids written by a (sample) language model
         self.ai_p = 0.0                          # the current (snapshot, domain)'s planted AI share
-        self.next_content = 0
+        self.next_content = first_content
         self.contents: dict[int, str] = {}
         self.domain_contents: dict[str, list[int]] = defaultdict(list)
         self.url_counter = Counter()
@@ -321,7 +366,7 @@ class _Generator:
         new_contents: dict[str, list[int]] = defaultdict(list)
         for d in self.domains:
             self.ai_p = min(AI_SHARE_MAX, year_ai_share(self.spec.ai_share, year) * d.ai_factor)
-            n = 1 if d.base_docs == 1 else max(2, round(d.base_docs * self.rng.uniform(0.8, 1.2)))
+            n = 1 if d.base_docs == 1 else max(2, round(d.base_docs * self.size_factor * self.rng.uniform(0.8, 1.2)))
             earlier = list(self.domain_contents[d.registered_domain])
             n_reuse = min(round(d.reuse_rate * n), len(earlier)) if index > 0 else 0
             n_dup = round(d.dup_rate * n)
@@ -372,9 +417,9 @@ class _Generator:
             self.domain_contents[rd].extend(cids)
         by_name = {d.registered_domain: d for d in self.domains}
         for doc in (doc for docs in per_domain.values() for doc in docs):
-            doc.article = doc.text
+            doc.article, doc.language = doc.text, self.language
             if self.spec.templates:
-                header, footer = site_template(by_name[doc.domain], year)
+                header, footer = site_template(by_name[doc.domain], year, self.language)
                 doc.text = f"{header}\n{doc.article}\n{footer}"
         return [doc for docs in per_domain.values() for doc in docs]
 
@@ -495,8 +540,13 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
                           f"{TEMPLATE_REDESIGN_YEARS}; the footer's year changes every year",
         "synthetic_ratio": "share of the domain's documents written by a (sample) language model, copies included",
         "planted_ai_share": "the probability with which new content of the domain was model-written that snapshot",
+        "language_counts": "documents per planted language (ISO 639-3; pseudo-languages, see LANGUAGE_SYLLABLES)",
+        "n_without_language_header": "records written without WARC-Identified-Content-Language (the audit must "
+                                     "detect their language)",
+        "ai_counts_by_language": "model-written documents per planted language",
     }, "ai_share_schedule": {str(y): v for y, v in ai_share}, "snapshots": {}, "years": {}}
     year_ai: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    year_languages: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     near = _near_dup_truth(snapshots)
     for snapshot, docs in snapshots:
         counts = Counter(doc.content_id for doc in docs)
@@ -509,6 +559,10 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
             d = vocab[rd]
             rows[rd] = {
                 "n_docs": n,
+                "language_counts": dict(sorted(Counter(x.language for x in ds).items())),
+                "ai_counts_by_language": dict(sorted(Counter(x.language for x in ds
+                                                             if x.content_id in ai_contents).items())),
+                "n_without_language_header": sum(not x.has_language_header for x in ds),
                 "exact_dup_frac": sum(counts[x.content_id] >= 2 for x in ds) / n,
                 "cross_snapshot_dup_frac": sum(x.content_id in seen_before for x in ds) / n,
                 "vocab_size": d.vocab_size,
@@ -525,12 +579,38 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
         n_ai = sum(x.content_id in ai_contents for x in docs)
         year_ai[year][0] += n_ai
         year_ai[year][1] += len(docs)
+        by_language = _by_language(docs, ai_contents)
+        for lang, (n_lang, ai_lang) in by_language.items():
+            year_languages[year][lang][0] += n_lang
+            year_languages[year][lang][1] += ai_lang
         out["snapshots"][snapshot] = {"year": year, "n_docs": len(docs), "domains": rows,
                                       "synthetic_ratio": n_ai / len(docs),
+                                      "language_counts": {k: v[0] for k, v in by_language.items()},
+                                      "ai_counts_by_language": {k: v[1] for k, v in by_language.items()},
+                                      "n_without_language_header": sum(not x.has_language_header for x in docs),
                                       "near_dup_families": _family_truth((families or {}).get(snapshot, []))}
         seen_before.update(counts)
-    out["years"] = {str(y): {"synthetic_ratio": a / n, "n_docs": n} for y, (a, n) in sorted(year_ai.items())}
+    out["years"] = {str(y): {"synthetic_ratio": a / n, "n_docs": n,
+                             "language_counts": {k: v[0] for k, v in sorted(year_languages[y].items())},
+                             "ai_counts_by_language": {k: v[1] for k, v in sorted(year_languages[y].items())}}
+                    for y, (a, n) in sorted(year_ai.items())}
     return out
+
+
+def _by_language(docs: list[_Doc], ai_contents: set[int]) -> dict[str, tuple[int, int]]:
+    """language → (documents, model-written documents)."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for x in docs:
+        out[x.language][0] += 1
+        out[x.language][1] += x.content_id in ai_contents
+    return {k: (n, a) for k, (n, a) in sorted(out.items())}
+
+
+def planted_share(counts: dict, languages) -> float | None:
+    """The planted AI share among the documents in ``languages`` of a truth row holding ``language_counts`` and
+    ``ai_counts_by_language`` (None when it has none of them)."""
+    n = sum(counts["language_counts"].get(lang, 0) for lang in languages)
+    return sum(counts["ai_counts_by_language"].get(lang, 0) for lang in languages) / n if n else None
 
 
 def _b32_sha1(data: bytes) -> str:
@@ -569,14 +649,54 @@ def _uuid(rng: random.Random) -> str:
     return f"<urn:uuid:{uuid.UUID(int=rng.getrandbits(128), version=4)}>"
 
 
+def _language_generators(spec: CorpusSpec, main: _Generator) -> list[_Generator]:
+    """One generator per further language of ``spec`` (``CorpusSpec.languages``), each with its own seed and
+    content ids, so the pseudo-English generator's draws are those of a corpus without them."""
+    gens: list[_Generator] = []
+    taken = {d.registered_domain for d in main.domains}
+    for k, (code, n) in enumerate(spec.languages):
+        if code not in LANGUAGE_SYLLABLES or code == "eng":
+            raise ValueError(f"corpus language {code!r}: expected one of {', '.join(sorted(LANGUAGE_SYLLABLES)[1:])}")
+        sub = dataclasses.replace(spec, n_domains=n, seed=spec.seed * 7919 + k + 1, large_domain_docs=None,
+                                  single_doc_share=0.0, languages=())
+        gen = _Generator(sub, language=code, first_content=(k + 1) * 10**9)
+        for d in gen.domains:
+            while d.registered_domain in taken:   # a name another generator drew: deterministic, rare
+                d.registered_domain = "x" + d.registered_domain
+                d.hosts = [f"www.{d.registered_domain}", d.registered_domain]
+            taken.add(d.registered_domain)
+        gens.append(gen)
+    if spec.bilingual and len(gens) >= 2:
+        a, b = gens[0].domains[0], gens[1].domains[0]
+        b.registered_domain, b.hosts, b.name = a.registered_domain, a.hosts, a.name
+    return gens
+
+
+def _language_docs(spec: CorpusSpec, gens: list[_Generator], snapshot: str, index: int) -> list[_Doc]:
+    """The further languages' documents of a snapshot (``_language_generators``), shuffled, each with or without
+    its language header."""
+    n = len(spec.snapshots)
+    lo, hi = spec.language_growth
+    out: list[_Doc] = []
+    for gen in gens:
+        gen.size_factor = lo + (hi - lo) * (index / (n - 1) if n > 1 else 0.0)
+        docs = gen.snapshot_docs(snapshot, index)
+        for d in docs:
+            d.has_language_header = gen.rng.random() >= spec.headerless_share
+        out.extend(docs)
+    random.Random(f"{spec.seed}/languages/{snapshot}/order").shuffle(out)
+    return out
+
+
 def generate_documents(spec: CorpusSpec = CorpusSpec()) -> dict[str, list[tuple[str, str, str]]]:
     """The documents ``write_corpus`` would write, in memory: snapshot → [(url, registered_domain, text)]."""
     gen = _Generator(spec)
+    others = _language_generators(spec, gen)
     out = {}
     for i, snapshot in enumerate(sorted(spec.snapshots)):
         docs = gen.snapshot_docs(snapshot, i)
         gen.rng.shuffle(docs)
-        out[snapshot] = [(d.url, d.domain, d.text) for d in docs]
+        out[snapshot] = [(d.url, d.domain, d.text) for d in docs + _language_docs(spec, others, snapshot, i)]
     return out
 
 
@@ -591,20 +711,31 @@ def write_corpus(out_dir: str | Path, spec: CorpusSpec = CorpusSpec(), texts: li
     """
     out = Path(out_dir)
     gen = _Generator(spec, texts, ai_texts)
+    others = _language_generators(spec, gen)
     produced = []
     for i, snapshot in enumerate(sorted(spec.snapshots)):
         docs = gen.snapshot_docs(snapshot, i)
         gen.rng.shuffle(docs)
-        produced.append((snapshot, docs))
-        _write_snapshot(out, snapshot, docs, spec.files_per_snapshot, gen.rng)
-    truth = _truth(produced, gen.domains, gen.families, gen.ai_contents, spec.ai_share)
+        extra = _language_docs(spec, others, snapshot, i)
+        produced.append((snapshot, docs + extra))
+        _write_snapshot(out, snapshot, docs, spec.files_per_snapshot, gen.rng, extra,
+                        random.Random(f"{spec.seed}/languages/{snapshot}"))
+    families: dict[str, list[list[_Doc]]] = defaultdict(list)
+    for g in [gen, *others]:
+        for snapshot, fams in g.families.items():
+            families[snapshot].extend(fams)
+    truth = _truth(produced, [d for g in [gen, *others] for d in g.domains], families,
+                   set().union(*(g.ai_contents for g in [gen, *others])), spec.ai_share)
     truth["spec"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()}
     truth["source"] = "texts" if (texts or ai_texts) else "zipf"
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
     return truth
 
 
-def _write_snapshot(out: Path, snapshot: str, docs: list[_Doc], n_files: int, rng: random.Random) -> None:
+def _write_snapshot(out: Path, snapshot: str, docs: list[_Doc], n_files: int, rng: random.Random,
+                    extra: list[_Doc] = (), extra_rng: random.Random | None = None) -> None:
+    """The snapshot's files: ``docs`` (record ids and dates drawn from ``rng``), then ``extra`` (the further
+    languages' documents, drawn from ``extra_rng``: the first part is what a corpus without them writes)."""
     year, week = parse_snapshot(snapshot)
     start = datetime.fromisocalendar(year, week, 1).replace(tzinfo=timezone.utc)
     segment = f"{int(start.timestamp())}.{week:02d}"
@@ -619,6 +750,11 @@ def _write_snapshot(out: Path, snapshot: str, docs: list[_Doc], n_files: int, rn
         for doc in docs[f::n_files]:
             date = start + timedelta(seconds=rng.randrange(7 * 86400))
             buf.write(wet_record(doc.url, date, _uuid(rng), doc.text, refers_to=_uuid(rng)))
+        for doc in extra[f::n_files]:
+            date = start + timedelta(seconds=extra_rng.randrange(7 * 86400))
+            buf.write(wet_record(doc.url, date, _uuid(extra_rng), doc.text,
+                                 language=doc.language if doc.has_language_header else None,
+                                 refers_to=_uuid(extra_rng)))
         path.write_bytes(buf.getvalue())
         rel_paths.append(rel)
     manifest = out / "crawl-data" / snapshot / "wet.paths.gz"

@@ -17,9 +17,12 @@ from crawlaudit.ingest.language import UNDETERMINED
 from crawlaudit.quality.validation import require_columns
 
 
-def primary_languages(group_cols: list[str]) -> Callable[[DataFrame], DataFrame]:
+def primary_languages(group_cols: list[str], supported: tuple[str, ...] | None = None
+                      ) -> Callable[[DataFrame], DataFrame]:
     """Per group: primary_language, primary_language_share (its documents / the group's), n_languages (distinct
-    known languages, ``und`` not counted). Columns in: group_cols, language."""
+    known languages, ``und`` not counted), n_docs_unsupported and synthetic_unsupported_frac (documents in
+    languages outside ``supported``, the detector's: never scored; null without a detector).
+    Columns in: group_cols, language."""
 
     def transform(docs: DataFrame) -> DataFrame:
         require_columns(docs, [*group_cols, S.LANGUAGE], "primary_languages")
@@ -27,13 +30,21 @@ def primary_languages(group_cols: list[str]) -> Callable[[DataFrame], DataFrame]
         counts = docs.groupBy(*group_cols, S.LANGUAGE).agg(F.count(F.lit(1)).alias("_n"))
         rank = Window.partitionBy(*group_cols).orderBy(known.desc(), F.col("_n").desc(), F.col(S.LANGUAGE))
         group = Window.partitionBy(*group_cols)
+        if supported is None:
+            unsupported = F.lit(None).cast("long")
+        else:
+            outside = F.col(S.LANGUAGE).isNull() | ~F.col(S.LANGUAGE).isin(*supported)
+            unsupported = F.sum(F.when(outside, F.col("_n")).otherwise(F.lit(0))).over(group).cast("long")
         return (
             counts.withColumn("_rank", F.row_number().over(rank))
             .withColumn("_total", F.sum("_n").over(group))
-            .withColumn(S.N_LANGUAGES, F.sum(known.cast("int")).over(group))
+            .withColumn(S.N_LANGUAGES, F.sum(known.cast("long")).over(group))
+            .withColumn(S.N_DOCS_UNSUPPORTED, unsupported)
             .where(F.col("_rank") == 1)
             .select(*group_cols, F.col(S.LANGUAGE).alias(S.PRIMARY_LANGUAGE),
-                    (F.col("_n") / F.col("_total")).alias(S.PRIMARY_LANGUAGE_SHARE), S.N_LANGUAGES)
+                    (F.col("_n") / F.col("_total")).alias(S.PRIMARY_LANGUAGE_SHARE), S.N_LANGUAGES,
+                    S.N_DOCS_UNSUPPORTED, (F.col(S.N_DOCS_UNSUPPORTED) / F.col("_total")).alias(
+                        S.SYNTHETIC_UNSUPPORTED_FRAC))
         )
 
     return transform

@@ -99,6 +99,7 @@ MAIN_DOCS_SCHEMA = StructType([
     StructField(S.SIGNATURE, ArrayType(IntegerType(), False), True),
     StructField(S.N_TEMPLATE_LINES, IntegerType(), False),
     StructField(S.HAS_MAIN_CONTENT, BooleanType(), False),
+    StructField(S.LANGUAGE, StringType(), True),
 ])
 
 
@@ -114,7 +115,8 @@ _MAIN_DOCS_ARROW = _arrow(MAIN_DOCS_SCHEMA)
 def main_documents(templates: DataFrame, hasher: MinHasher) -> Callable[[DataFrame], DataFrame]:
     """Each page's main content, in one compiled pass (``lines.main_content``): doc_id, text (null when it has
     none), n_tokens (the words kept; 0 without main content), content_hash and signature of the main content,
-    n_template_lines, has_main_content (the page has text beyond its template). What exact hashing, signatures,
+    n_template_lines, has_main_content (the page has text beyond its template), and the page's language (null
+    when the input has none: the detector's language filter needs it). What exact hashing, signatures,
     near-duplicate verification and the detector use (a site's menu is nobody's writing). Pages of domains
     without template lines are their own main content (the same text, token count and content_hash).
 
@@ -138,11 +140,12 @@ def main_documents(templates: DataFrame, hasher: MinHasher) -> Callable[[DataFra
                 pa.array(np.where(has_main.to_numpy(zero_copy_only=False), main.n_tokens, 0)),
                 pa.array(main.content_hash, pa.string()),
                 pa.ListArray.from_arrays(offsets, pa.array(sigs.view(np.int32).reshape(-1)), mask=pa.array(~has_sig)),
-                pa.array(main.n_template_lines), has_main], schema=_MAIN_DOCS_ARROW)
+                pa.array(main.n_template_lines), has_main, batch.column(S.LANGUAGE)], schema=_MAIN_DOCS_ARROW)
 
     def transform(docs: DataFrame) -> DataFrame:
         require_columns(docs, [*KEYS, S.DOC_ID, S.TEXT], "main_documents")
-        pages = docs.select(*KEYS, S.DOC_ID, S.TEXT)
+        language = F.col(S.LANGUAGE) if S.LANGUAGE in docs.columns else F.lit(None).cast("string")
+        pages = docs.select(*KEYS, S.DOC_ID, S.TEXT, language.alias(S.LANGUAGE))
         site = templates.select(*KEYS, S.TEMPLATE_HASHES)
         # the templates go to the pages (broadcast), never the pages' texts to the templates (a shuffle), unless
         # so many sites have templates that the table would not fit a broadcast

@@ -12,6 +12,8 @@ probability per class, and their standard deviations including the transfer to u
 from __future__ import annotations
 
 import json
+import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from scipy.special import expit
 
 from crawlaudit.metrics.minhash import _mix, ngram_hashes, scan_word_punct, token_hashes, utf8_buffers
 from crawlaudit.metrics.text import code_point_table
+
+log = logging.getLogger(__name__)
 
 WORD_RE = regex.compile(r"\w+|[^\w\s]")
 OTHER_CP, WORD_CP, SPACE_CP = 0, 1, 2   # code-point classes of WORD_RE: a symbol or mark of its own, \w, \s
@@ -325,6 +329,8 @@ class Detector:
     platt: tuple[float, float]          # p = sigmoid(a · margin + b)
     calibration: Calibration
     info: dict = field(default_factory=dict)
+    # ISO 639-3 codes of the languages the model was trained on: only documents in them are scored
+    languages: tuple[str, ...] = ("eng",)
 
     def margins(self, texts: list[str | None]) -> np.ndarray:
         """Decision values (log-odds before calibration): ``weighted(term_counts(texts)) @ coef + intercept``, each
@@ -356,7 +362,8 @@ class Detector:
         d.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(d / "model.npz", idf=self.idf.astype(np.float32), coef=self.coef.astype(np.float32))
         meta = {"format_version": FORMAT_VERSION, "spec": asdict(self.spec), "intercept": self.intercept,
-                "platt": list(self.platt), "calibration": asdict(self.calibration), "info": self.info}
+                "platt": list(self.platt), "calibration": asdict(self.calibration), "info": self.info,
+                "languages": list(self.languages)}
         (d / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     @classmethod
@@ -370,5 +377,12 @@ class Detector:
             raise ValueError(f"detector {d}: format_version {meta.get('format_version')}, expected {FORMAT_VERSION}")
         spec = FeatureSpec(**_tuples(meta["spec"]))
         arrays = np.load(d / "model.npz")
+        languages = meta.get("languages")
+        if not languages:
+            log.warning("detector %s declares no languages (model.json \"languages\"): taken as English only", d)
+        elif not isinstance(languages, list) or not all(isinstance(x, str) and re.fullmatch("[a-z]{3}", x)
+                                                        for x in languages):
+            raise ValueError(f"detector {d}: languages must be a list of ISO 639-3 codes, got {languages!r}")
         return cls(spec=spec, idf=arrays["idf"], coef=arrays["coef"], intercept=float(meta["intercept"]),
-                   platt=tuple(meta["platt"]), calibration=Calibration.from_dict(meta["calibration"]), info=meta["info"])
+                   platt=tuple(meta["platt"]), calibration=Calibration.from_dict(meta["calibration"]), info=meta["info"],
+                   languages=tuple(languages or ("eng",)))

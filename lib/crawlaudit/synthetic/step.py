@@ -25,8 +25,10 @@ class SyntheticStep:
     def __init__(self, spark: SparkSession, cfg: SyntheticConfig, wh: Warehouse | None):
         self.spark, self.cfg, self.wh = spark, cfg, wh
         self.scorer = self.params = self.name = None
+        self.languages: tuple[str, ...] | None = None   # the languages the model can judge (its declaration)
         if cfg.model:
             scorer = synthetic.Scorer.load(cfg.model)
+            self.languages = scorer.detector.languages
             self.scorer = spark.sparkContext.broadcast(scorer)  # shipped once per executor, not once per task
             self.params = synthetic.EstimatorParams.from_config(cfg, scorer)
             self.name = scorer.name
@@ -38,12 +40,13 @@ class SyntheticStep:
         self._baselines.clear()
 
     def score(self, docs: DataFrame) -> DataFrame | None:
-        """Per-document scores of the documents with usable text (at least ``min_doc_tokens`` tokens; the others are
-        counted apart, never scored as human or AI), checkpointed: later plans start from them. None without a
-        model."""
+        """Per-document scores of the documents the model can judge: in one of its languages, with usable text (at
+        least ``min_doc_tokens`` tokens); the others are counted apart, never scored as human or AI. Checkpointed:
+        later plans start from them. None without a model. Columns in: doc_id, text, n_tokens, language."""
         if not self.scorer:
             return None
-        usable = docs.where(F.col(S.N_TOKENS) >= self.cfg.min_doc_tokens)
+        usable = docs.where((F.col(S.N_TOKENS) >= self.cfg.min_doc_tokens)
+                            & F.col(S.LANGUAGE).isin(*self.languages))
         return usable.transform(synthetic.document_scores(self.scorer)).localCheckpoint()
 
     def params_for(self, exclude: str | list[str]):

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 # publication order: the history later audits read, then the per-snapshot tables, year_stats last
 SNAPSHOT_TABLES = (tables.DOC_SIGNATURES, tables.DOC_HASHES, tables.DOC_SCORES, tables.TOKEN_SAMPLES,
-                   tables.INGEST_ERRORS, tables.DOMAIN_STATS, tables.SNAPSHOT_STATS)
+                   tables.INGEST_ERRORS, tables.LANGUAGE_STATS, tables.DOMAIN_STATS, tables.SNAPSHOT_STATS)
 YEAR_ATTEMPTS = 6
 
 
@@ -85,6 +85,8 @@ class Publication:
         staged, run_id = self.staged, self.run.run_id
         out = self.gate.validate(tables.DOMAIN_STATS, staged[tables.DOMAIN_STATS], run_id)
         out += self.gate.validate(tables.SNAPSHOT_STATS, staged[tables.SNAPSHOT_STATS], run_id)
+        if tables.LANGUAGE_STATS in staged:
+            out += self.gate.validate(tables.LANGUAGE_STATS, staged[tables.LANGUAGE_STATS], run_id)
         out += self._stage_year()
         out += self.gate.validate(quality.CONSISTENCY, quality.consistency_frame(
             self.spark, self.gate, self.snapshot, staged[tables.DOMAIN_STATS], staged[tables.SNAPSHOT_STATS],

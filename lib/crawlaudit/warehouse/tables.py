@@ -1,6 +1,6 @@
 """The warehouse's tables, and the retry every write goes through (``store.Warehouse`` reads and writes them).
 
-- ``domain_stats``, ``snapshot_stats``, ``ingest_errors``: partitioned by snapshot; an audit replaces its
+- ``domain_stats``, ``snapshot_stats``, ``language_stats``, ``ingest_errors``: partitioned by snapshot; an audit replaces its
   snapshot's partition with ``replaceWhere`` (a rerun leaves no duplicate rows).
 - ``doc_signatures``: each snapshot's MinHash signatures, partitioned by snapshot, read by later audits.
 - ``doc_hashes``: each snapshot's content hashes per document, partitioned by snapshot, read when a snapshot's
@@ -22,6 +22,7 @@ import time
 
 DOMAIN_STATS = "domain_stats"
 SNAPSHOT_STATS = "snapshot_stats"
+LANGUAGE_STATS = "language_stats"
 INGEST_ERRORS = "ingest_errors"
 CONTENT_HASHES = "content_hashes"
 AUDIT_RUNS = "audit_runs"
