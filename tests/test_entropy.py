@@ -3,6 +3,7 @@ import math
 
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
 
 from crawlaudit.metrics import entropy
 from crawlaudit.metrics.text import tokenize
@@ -88,3 +89,38 @@ def test_a_domain_is_measured_on_its_primary_language_only(spark):
     mixed_all = df.where("g = 'mixed'").transform(entropy.budget_token_samples(["g"], 130)).collect()
     assert {r.doc_id[0] for r in mixed_all} == {"a", "b"}                # without ``within``: both languages
     assert set(got) == {"mixed", "und-only", "tie"}
+
+
+def test_pooled_rows_weigh_the_languages_own_entropy_so_a_mix_shift_is_not_a_diversity_change(spark):
+    """Two languages with fixed vocabularies (64 and 16 distinct words: 6 and 4 bits); from one year to the next
+    the mix moves from 1:3 to 3:1. A sample pooled over languages reads the shift as a diversity change; the
+    per-language figures stay at 6 and 4 bits and the document-weighted figure moves only with the weights."""
+    from crawlaudit.metrics import languages
+
+    def year(y, n_a, n_b):   # the majority language's pages come first in doc_id order
+        a = [(words(64, "a"), "aaa")] * n_a
+        b = [(words(16, "b") + " " + words(16, "b"), "bbb")] * n_b
+        return [(y, f"{y}-{k:03d}", t, lang) for k, (t, lang) in enumerate(b + a if n_b > n_a else a + b)]
+
+    rows = year("2021", 4, 12) + year("2022", 12, 4)
+    df = spark.createDataFrame([(g, d, t, len(tokenize(t)), lang) for g, d, t, lang in rows],
+                               SCHEMA + ", language string")
+    per = df.transform(entropy.entropy_at_budget(["g", "language"], 128))
+    got = {(r.g, r.language): r.entropy_bits for r in per.collect()}
+    assert got == {("2021", "aaa"): 6.0, ("2022", "aaa"): 6.0, ("2021", "bbb"): 4.0, ("2022", "bbb"): 4.0}
+    pooled = {r.g: r.entropy_bits for r in df.transform(entropy.entropy_at_budget(["g"], 128)).collect()}
+    assert pooled["2021"] != pooled["2022"]                              # what a mixed sample would report
+    counts = df.groupBy("g", "language").count().withColumnRenamed("count", "n_docs")
+    weighted = {r.g: r for r in per.join(counts, ["g", "language"]).transform(
+        languages.language_weighted(["g"])).collect()}
+    assert weighted["2021"].entropy_bits == pytest.approx((4 * 6 + 12 * 4) / 16)
+    assert weighted["2022"].entropy_bits == pytest.approx((12 * 6 + 4 * 4) / 16)
+    assert weighted["2021"].entropy_pooling == "language-weighted" and weighted["2021"].entropy_budget_met
+    # one language over the budget: its own values, bit for bit; none: null
+    one = per.join(counts, ["g", "language"]).withColumn(
+        "entropy_budget_met", (F.col("language") == "aaa") | (F.col("g") == "2022"))
+    one = one.withColumn("entropy_budget_met", F.col("entropy_budget_met") & (F.col("g") == "2021"))
+    out = {r.g: r for r in one.transform(languages.language_weighted(["g"])).collect()}
+    assert (out["2021"].entropy_bits, out["2021"].entropy_pooling) == (6.0, "one-language")
+    assert (out["2022"].entropy_bits, out["2022"].entropy_pooling, out["2022"].entropy_budget_met) == (
+        None, None, False)

@@ -114,6 +114,15 @@ def test_languages_match_the_planted_truth_and_only_the_detectors_are_scored(aud
         assert {r["language"]: r["n_domains"] for r in mine}["ell"] == 2
     eng = [r for r in langs if r["language"] == "eng"]
     assert all(r["entropy_budget_met"] and r["n_docs_detected"] == 0 for r in eng)
+    # the pooled rows take the languages' own entropy, never a sample mixing them: here only pseudo-English has
+    # the 100,000-token budget, so the snapshot's and the year's figures are its figures, bit for bit
+    assert not any(r["entropy_budget_met"] for r in langs if r["language"] != "eng")
+    snaps = {r["snapshot"]: r for r in table(audited["wh"], "snapshot_stats")}
+    for r in eng:
+        s = snaps[r["snapshot"]]
+        assert (s["entropy_bits"], s["entropy_chao_shen_bits"], s["mattr"], s["entropy_pooling"]) == (
+            r["entropy_bits"], r["entropy_chao_shen_bits"], r["mattr"], "one-language")
+    assert {r["entropy_pooling"] for r in table(audited["wh"], "year_stats")} == {"one-language"}
     assert any(t["ai_counts_by_language"].get("ell") for t in truth.values())   # AI text there, not scored
 
 
@@ -244,6 +253,10 @@ def test_check_truth_command_agrees(audited, capsys):
 
     assert cli.main(["check-truth", "--corpus", str(audited["corpus"]), "--warehouse", audited["wh"]]) == 0
     assert "MATCHES" in capsys.readouterr().out
+    # the per-domain interval coverage (the demo's large domains; none of the e2e corpus's reaches 200 documents)
+    cli.main(["check-truth", "--corpus", str(audited["corpus"]), "--warehouse", audited["wh"],
+              "--synthetic-min-docs", "50"])
+    assert "per-domain 95% intervals cover the planted share for" in capsys.readouterr().out
     assert cli.main(["summary", "--warehouse", audited["wh"]]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:3] == ["year", "snapshots", "n_docs"] and [l.split()[0] for l in out[1:]] == ["2019", "2021", "2024"]
@@ -317,8 +330,11 @@ def test_year_stats_pool_the_snapshots_of_each_year(audited):
             assert y["ttr"] == pytest.approx(s["ttr"], abs=1e-12)
     samples = table(audited["wh"], "token_samples")
     met = [s for s in snaps if s["entropy_budget_met"]]
-    assert met and all(sum(len(r["tokens"]) for r in samples if r["snapshot"] == s["snapshot"])
-                       == s["entropy_budget_tokens"] for s in met)
+    per_language = Counter()
+    for r in samples:   # one sample per (snapshot, language) with the budget's tokens (only languages that have it)
+        per_language[(r["snapshot"], r["language"])] += len(r["tokens"])
+    assert met and set(per_language.values()) == {met[0]["entropy_budget_tokens"]}
+    assert {s for s, _ in per_language} == {s["snapshot"] for s in met}
 
 
 def test_vintage_reference_measures_p_on_the_other_pre_llm_documents(audited, spark):

@@ -98,6 +98,12 @@ def test_report_of_the_audited_warehouse_renders_every_plot(audited, tmp_path, c
     ys = Warehouse.at(audited["wh"]).read_arrow("year_stats").to_pandas().set_index("year")
     assert f"{ys.loc[2021, 'synthetic_ratio']:.4f}" in page                 # the year table shows the table's numbers
     assert manifest["risers"] and manifest["vintage"]
+    # the language mix per year: Greek and Korean grow from the first audited year to the last
+    langs = Warehouse.at(audited["wh"]).read_arrow("language_stats").to_pandas()
+    mix = report.language_mix(langs).set_index("year")
+    assert list(mix.columns[:1]) == ["eng"] and np.allclose(mix.sum(axis=1), 1.0)
+    assert mix.loc[2024, "ell"] + mix.loc[2024, "kor"] > mix.loc[2019, "ell"] + mix.loc[2019, "kor"]
+    assert "<h2>Languages</h2>" in page and "<th>kor</th>" in page and f"{mix.loc[2021, 'ell']:.4f}" in page
 
     import matplotlib.image
 

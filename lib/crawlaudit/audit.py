@@ -13,6 +13,7 @@ from crawlaudit import schemas as S
 from crawlaudit.config import MetricsConfig
 from crawlaudit.metrics.neardup import NearDupParams
 from crawlaudit.ingest.domains import snapshot_year
+from crawlaudit.ingest.language import UNDETERMINED
 
 
 FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.URL, S.N_TOKENS, S.N_CHARS, S.LANGUAGE,
@@ -196,11 +197,13 @@ def domain_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, ru
     )
 
 
-def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors: DataFrame,
+def snapshot_stats(flagged: DataFrame, language_rows: DataFrame, files: DataFrame, errors: DataFrame,
                    metrics: MetricsConfig, run_id: str, synthetic_pooled: DataFrame,
                    model_languages: tuple[str, ...] | None = None) -> DataFrame:
     """One row per snapshot, columns ``schemas.SNAPSHOT_STATS_COLUMNS``: the document metrics pooled over the
-    snapshot, plus input counts. error_frac = max(failed files / files, damaged records / records).
+    snapshot, plus input counts. error_frac = max(failed files / files, damaged records / records). Entropy and
+    diversity: the languages' own (``language_rows``: ``language_stats``), weighted by documents
+    (``languages.language_weighted``).
 
     Built from the per-file rows, so a snapshot whose every file failed still has its row (with n_docs 0).
     """
@@ -217,7 +220,7 @@ def snapshot_stats(flagged: DataFrame, docs: DataFrame, files: DataFrame, errors
     ).join(flagged.transform(neardup.near_dup_stats(keys)), keys).join(flagged.transform(templates.template_stats(keys)),
                                                                        keys)
     budget = metrics.snapshot_entropy_budget_tokens
-    ent = docs.transform(entropy.entropy_at_budget(keys, budget, diversity_params(metrics)))
+    ent = language_rows.transform(languages.language_weighted(keys))
     zero = F.lit(0).cast("long")
     out = (
         inputs.join(errs, keys, "left").join(dup, keys, "left").join(ent, keys, "left")
@@ -261,6 +264,20 @@ def language_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, 
     )
 
 
+def _year_language_docs(snapshot_rows: DataFrame, language_rows: DataFrame | None) -> DataFrame:
+    """(_year, language, n_docs): the year's documents per language, from language_stats; a snapshot without
+    language_stats rows (audited before languages were recorded) counts all its documents as ``und``."""
+    old = snapshot_rows.select(S.SNAPSHOT, S.N_DOCS)
+    parts = []
+    if language_rows is not None:
+        old = old.join(language_rows.select(S.SNAPSHOT).distinct(), S.SNAPSHOT, "left_anti")
+        parts.append(language_rows.select(S.SNAPSHOT, S.LANGUAGE, S.N_DOCS))
+    parts.append(old.select(S.SNAPSHOT, F.lit(UNDETERMINED).alias(S.LANGUAGE), S.N_DOCS))
+    rows = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+    return rows.groupBy(snapshot_year(S.SNAPSHOT).cast("string").alias("_year"), S.LANGUAGE).agg(
+        F.sum(S.N_DOCS).cast("long").alias(S.N_DOCS))
+
+
 def ingest_error_rows(errors: DataFrame, run_id: str) -> DataFrame:
     """The ``ingest_errors`` table's rows: the error rows with their run, columns ``INGEST_ERRORS_COLUMNS``."""
     return errors.withColumn(S.RUN_ID, F.lit(run_id)).select(*S.INGEST_ERRORS_COLUMNS)
@@ -269,7 +286,7 @@ def ingest_error_rows(errors: DataFrame, run_id: str) -> DataFrame:
 def token_sample_rows(docs: DataFrame, metrics: MetricsConfig) -> DataFrame:
     """The snapshot's pooled budget sample (snapshot, doc_id, tokens), kept so years can be pooled later
     without re-reading the crawl."""
-    sample = entropy.budget_token_samples([S.SNAPSHOT], metrics.snapshot_entropy_budget_tokens)
+    sample = entropy.budget_token_samples([S.SNAPSHOT, S.LANGUAGE], metrics.snapshot_entropy_budget_tokens)
     return docs.transform(sample).select(*S.TOKEN_SAMPLES_COLUMNS)
 
 
@@ -287,11 +304,13 @@ def year_synthetic_rows(doc_scores: DataFrame, params, prior_markers: DataFrame,
 
 
 def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: MetricsConfig,
-               synthetic_by_year: DataFrame) -> DataFrame:
+               synthetic_by_year: DataFrame, language_rows: DataFrame | None = None) -> DataFrame:
     """One row per year, columns ``schemas.YEAR_STATS_COLUMNS``: document counts and duplicate shares summed
-    over the year's snapshots, the diversity metrics of a budget sample drawn (in doc_id order) from the
-    union of the snapshots' pooled samples, and the synthetic estimates over the year's documents.
-    Columns in: snapshot_stats rows; token_samples rows; ``year_synthetic_rows``."""
+    over the year's snapshots, the diversity metrics per language of a budget sample drawn (in doc_id order) from
+    the union of the snapshots' samples of that language, weighted by the year's documents in each language
+    (``languages.language_weighted``), and the synthetic estimates over the year's documents.
+    Columns in: snapshot_stats rows; token_samples rows; ``year_synthetic_rows``; language_stats rows (a snapshot
+    audited before languages were recorded: its samples and documents count as ``und``)."""
     counts = snapshot_rows.groupBy(S.YEAR).agg(
         F.count(F.lit(1)).alias(S.N_SNAPSHOTS), F.sum(S.N_DOCS).alias(S.N_DOCS), F.sum(S.N_TOKENS).alias(S.N_TOKENS),
         F.sum(S.N_EXACT_DUP_DOCS).alias(S.N_EXACT_DUP_DOCS),
@@ -307,11 +326,16 @@ def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: Metr
         .withColumn(S.DUP_LINE_FRAC, F.try_divide(S.N_DUP_LINES, S.N_LINES))
         .withColumn(S.SYNTHETIC_UNSUPPORTED_FRAC, F.try_divide(S.N_DOCS_UNSUPPORTED, S.N_DOCS))
     )
+    und = F.lit(UNDETERMINED)
+    language = F.coalesce(F.col(S.LANGUAGE), und) if S.LANGUAGE in token_samples.columns else und
     as_docs = token_samples.select(
-        snapshot_year(S.SNAPSHOT).cast("string").alias("_year"), S.DOC_ID,
+        snapshot_year(S.SNAPSHOT).cast("string").alias("_year"), language.alias(S.LANGUAGE), S.DOC_ID,
         F.array_join(S.TOKENS, " ").alias(S.TEXT), F.size(S.TOKENS).alias(S.N_TOKENS))
     budget = metrics.snapshot_entropy_budget_tokens
-    div = as_docs.transform(entropy.entropy_at_budget(["_year"], budget, diversity_params(metrics)))
+    per_language = as_docs.transform(entropy.entropy_at_budget(["_year", S.LANGUAGE], budget,
+                                                               diversity_params(metrics)))
+    div = per_language.join(_year_language_docs(snapshot_rows, language_rows), ["_year", S.LANGUAGE], "left") \
+        .fillna(0, subset=[S.N_DOCS]).transform(languages.language_weighted(["_year"]))
     div = div.withColumn(S.YEAR, F.col("_year").cast("int")).drop("_year")
     out = counts.join(div, S.YEAR, "left").join(synthetic_by_year, S.YEAR, "left").transform(with_unscored_count).withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int")).withColumn(
         S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))

@@ -305,11 +305,11 @@ def _check_synthetic(args, wh, truth: dict, domain_rows: list[dict]) -> bool:
         print("  synthetic share: not compared (no planted share in the truth, or no estimates in the tables)")
         return True
     ok = True
-    for y, planted in sorted(years.items()):
+    for y, share in sorted(years.items()):
         got = audited.get(y, {}).get("synthetic_ratio")
-        good = got is not None and abs(got - planted) <= args.synthetic_tolerance
+        good = got is not None and abs(got - share) <= args.synthetic_tolerance
         ok &= good
-        print(f"  {y}: planted synthetic share {planted:.4f}, audited {_fmt(got, 0).strip()} "
+        print(f"  {y}: planted synthetic share {share:.4f}, audited {_fmt(got, 0).strip()} "
               f"[{_fmt(audited.get(y, {}).get('synthetic_ratio_lo'), 0).strip()}, "
               f"{_fmt(audited.get(y, {}).get('synthetic_ratio_hi'), 0).strip()}]{'' if good else '  <-- off'}")
     if languages:

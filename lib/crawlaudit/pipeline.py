@@ -62,11 +62,11 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
         pub.stage(tables.DOC_HASHES, audit.doc_hash_rows(flagged, hashed_text))
         pub.stage(tables.DOC_SCORES, synthetic.score_rows(flagged, scores))
         pub.stage(tables.TOKEN_SAMPLES, audit.token_sample_rows(docs, cfg.metrics))
-        pub.stage(tables.LANGUAGE_STATS, audit.language_stats(flagged, docs, cfg.metrics, run.run_id))
+        language_rows = pub.stage(tables.LANGUAGE_STATS, audit.language_stats(flagged, docs, cfg.metrics, run.run_id))
         pub.stage(tables.DOMAIN_STATS, audit.domain_stats(flagged, docs, cfg.metrics, run.run_id, by_domain,
                                                           synthetic.languages))
         summary = pub.stage(tables.SNAPSHOT_STATS, audit.snapshot_stats(
-            flagged, docs, files, errors, cfg.metrics, run.run_id, pooled_synthetic,
+            flagged, language_rows, files, errors, cfg.metrics, run.run_id, pooled_synthetic,
             synthetic.languages)).first().asDict()
         run.counts.update({k: summary[k] or 0 for k in ("n_files", "n_failed_files", "n_records", "n_error_records",
                                                         "n_docs", "n_domains")})
@@ -83,7 +83,7 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
 def year_rows(cfg: Config, synthetic: SyntheticStep, snapshot: str, year: int):
     """``view → year_stats row``: the year's row from ``view(table)``, the year's rows of a table."""
     return lambda view: audit.year_stats(view(tables.SNAPSHOT_STATS), view(tables.TOKEN_SAMPLES), cfg.metrics,
-                                         synthetic.year_rows(snapshot, year, view))
+                                         synthetic.year_rows(snapshot, year, view), view(tables.LANGUAGE_STATS))
 
 
 def reuse_rows(wh: Warehouse, near: NearDupParams, snapshot: str):

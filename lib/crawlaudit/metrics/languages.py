@@ -50,6 +50,42 @@ def primary_languages(group_cols: list[str], supported: tuple[str, ...] | None =
     return transform
 
 
+POOLING_ONE, POOLING_WEIGHTED = "one-language", "language-weighted"
+
+
+def language_weighted(group_cols: list[str]) -> Callable[[DataFrame], DataFrame]:
+    """A pooled group's entropy and diversity from its languages' own (``entropy.entropy_at_budget`` per group and
+    language): group_cols, ``DIVERSITY_COLUMNS``, entropy_budget_met, entropy_pooling. Over the languages that met
+    the budget, each metric is their mean weighted by documents (the interval ends too: a conservative interval);
+    one such language: its values as they are (``one-language``); none: null. A sample pooled over languages
+    would read a shift of the language mix as a change of diversity that no text had.
+
+    Columns in: group_cols, language, n_docs, ``DIVERSITY_COLUMNS``, entropy_budget_met. Sums are exact (decimal),
+    so the result does not depend on the order of the rows."""
+    from crawlaudit.metrics.entropy import DIVERSITY_COLUMNS
+    from crawlaudit.synthetic.estimates import exact_sum
+
+    def transform(rows: DataFrame) -> DataFrame:
+        require_columns(rows, [*group_cols, S.LANGUAGE, S.N_DOCS, *DIVERSITY_COLUMNS, S.ENTROPY_BUDGET_MET],
+                        "language_weighted")
+        met = rows.where(F.col(S.ENTROPY_BUDGET_MET))
+        n = F.col(S.N_DOCS).cast("double")
+        agg = met.groupBy(*group_cols).agg(
+            F.count(F.lit(1)).alias("_n_languages"), F.sum(S.N_DOCS).cast("double").alias("_n"),
+            *[exact_sum(n * F.col(c)).alias(f"_w_{c}") for c in DIVERSITY_COLUMNS],
+            *[F.max(c).alias(f"_one_{c}") for c in DIVERSITY_COLUMNS])
+        one = F.col("_n_languages") == 1
+        return rows.select(*group_cols).distinct().join(agg, group_cols, "left").select(
+            *group_cols,
+            *[F.when(one, F.col(f"_one_{c}")).otherwise(F.col(f"_w_{c}") / F.col("_n")).alias(c)
+              for c in DIVERSITY_COLUMNS],
+            F.col("_n_languages").isNotNull().alias(S.ENTROPY_BUDGET_MET),
+            F.when(one, F.lit(POOLING_ONE)).when(F.col("_n_languages") > 1, F.lit(POOLING_WEIGHTED))
+            .alias(S.ENTROPY_POOLING))
+
+    return transform
+
+
 def primary_language_keys(primary: DataFrame, group_cols: list[str]) -> DataFrame:
     """(group_cols, language) of each group's primary language: what ``entropy.entropy_at_budget(within=...)``
     restricts a group's sample to."""

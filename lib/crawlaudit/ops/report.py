@@ -142,6 +142,7 @@ class ReportData:
     snapshot_stats: pd.DataFrame
     domain_stats: pd.DataFrame
     versions: dict[str, int]
+    language_stats: pd.DataFrame | None = None   # None: a warehouse audited before languages were recorded
 
 
 def load_tables(wh) -> ReportData:
@@ -160,9 +161,25 @@ def load_tables(wh) -> ReportData:
             raise CrawlauditError(f"cannot read {wh.display}/{name}: {type(e).__name__}: {e}") from None
     if frames[tables.YEAR_STATS].empty:
         raise CrawlauditError(f"{wh.display}/{tables.YEAR_STATS} is empty: run an audit first")
+    try:
+        languages = wh.read_arrow(tables.LANGUAGE_STATS).to_pandas()
+    except TableMissing:
+        languages = None
     return ReportData(frames[tables.YEAR_STATS].sort_values(S.YEAR).reset_index(drop=True),
                       frames[tables.SNAPSHOT_STATS].sort_values(S.SNAPSHOT).reset_index(drop=True),
-                      frames[tables.DOMAIN_STATS], versions)
+                      frames[tables.DOMAIN_STATS], versions, languages)
+
+
+def language_mix(language_stats: pd.DataFrame | None) -> pd.DataFrame:
+    """Per year: the share of the year's documents in each language (one column per language, most frequent
+    first); empty without language_stats."""
+    if language_stats is None or language_stats.empty:
+        return pd.DataFrame()
+    docs = language_stats.groupby([S.YEAR, S.LANGUAGE])[S.N_DOCS].sum().unstack(fill_value=0)
+    docs = docs[docs.sum().sort_values(ascending=False).index]
+    mix = docs.div(docs.sum(axis=1), axis=0)
+    mix.columns = [str(c) for c in mix.columns]
+    return mix.reset_index()
 
 
 # --- drawing --------------------------------------------------------------------------------------------------
@@ -324,6 +341,14 @@ unreachable (entropy never reaches log2 of the budget); compare domains, not abs
 {vintage_table}
 <h2>Per snapshot</h2>
 {snapshot_table}
+<h2>Languages</h2>
+<p>Share of each year's documents per language (ISO 639-3; <code>und</code>: undetermined). Entropy and diversity
+are measured per language and weighted by documents (<code>entropy_pooling</code>), and the synthetic share covers
+only the detector's languages (<code>synthetic_unsupported_frac</code>: the documents it cannot judge).</p>
+{language_mix_table}
+<p>Per snapshot and language (<code>language_stats</code>): entropy on the language's own documents (null below the
+token budget).</p>
+{language_table}
 <script>
 window.addEventListener("load", function () {{
   var imgs = Array.prototype.slice.call(document.images);
@@ -388,8 +413,14 @@ def _write_into(out: Path, data: ReportData, cfg: ReportConfig, warehouse: str) 
     }
     plots = [_save(fig, ax, out / name) for name, (fig, ax) in figures.items()]
     year_cols = [S.YEAR, S.N_SNAPSHOTS, S.N_DOCS, S.SYNTHETIC_RATIO, S.SYNTHETIC_RATIO_LO, S.SYNTHETIC_RATIO_HI,
-                 S.SYNTHETIC_UNINFORMATIVE, S.ENTROPY_CS_BITS, S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC, S.DUP_LINE_FRAC, S.CROSS_SNAPSHOT_DUP_FRAC,
+                 S.SYNTHETIC_UNINFORMATIVE, S.SYNTHETIC_UNSUPPORTED_FRAC, S.ENTROPY_CS_BITS, S.ENTROPY_POOLING,
+                 S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC, S.DUP_LINE_FRAC, S.CROSS_SNAPSHOT_DUP_FRAC,
                  S.CROSS_SNAPSHOT_NEAR_DUP_FRAC]
+    mix = language_mix(data.language_stats)
+    lang_cols = [S.SNAPSHOT, S.LANGUAGE, S.N_DOCS, S.LANGUAGE_SHARE, S.N_DOCS_DETECTED, S.N_DOMAINS, S.ENTROPY_CS_BITS,
+                 S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC]
+    langs = (data.language_stats.sort_values([S.SNAPSHOT, S.N_DOCS], ascending=[True, False])
+             if data.language_stats is not None else pd.DataFrame(columns=lang_cols))
     snap_cols = [S.SNAPSHOT, S.N_DOMAINS, S.N_DOCS, S.SYNTHETIC_RATIO, S.SYNTHETIC_UNINFORMATIVE, S.ENTROPY_CS_BITS, S.EXACT_DUP_FRAC,
                  S.NEAR_DUP_FRAC, S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, S.ERROR_FRAC]
     f4 = {c: ".4f" for c in year_cols + snap_cols + ["first_share", "last_share", "rise", "vintage_index", "human",
@@ -412,7 +443,11 @@ def _write_into(out: Path, data: ReportData, cfg: ReportConfig, warehouse: str) 
         min_docs=cfg.min_docs, min_years=cfg.vintage_min_years,
         risers_table=ranking_fig["risers.png"] + _table(risers, f4),
         vintage_table=ranking_fig["vintage.png"] + _table(vintage, f4),
-        snapshot_table=_table(data.snapshot_stats[[c for c in snap_cols if c in data.snapshot_stats]], f4))
+        snapshot_table=_table(data.snapshot_stats[[c for c in snap_cols if c in data.snapshot_stats]], f4),
+        language_mix_table=_table(mix, {**{c: ".4f" for c in mix.columns}, S.YEAR: "d"}) if not mix.empty
+        else "<p>No language_stats in this warehouse (audited before languages were recorded).</p>",
+        language_table=_table(langs[[c for c in lang_cols if c in langs]],
+                              {**f4, S.LANGUAGE_SHARE: ".4f", S.N_DOCS_DETECTED: ","}))
     (out / "index.html").write_text(page, encoding="utf-8")
     manifest = {"warehouse": warehouse, "written": written, "years": years, "versions": data.versions,
                 "plots": plots, "risers": risers.to_dict("records"), "vintage": vintage.to_dict("records")}
