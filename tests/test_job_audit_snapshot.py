@@ -123,6 +123,19 @@ def test_languages_match_the_planted_truth_and_only_the_detectors_are_scored(aud
         assert (s["entropy_bits"], s["entropy_chao_shen_bits"], s["mattr"], s["entropy_pooling"]) == (
             r["entropy_bits"], r["entropy_chao_shen_bits"], r["mattr"], "one-language")
     assert {r["entropy_pooling"] for r in table(audited["wh"], "year_stats")} == {"one-language"}
+    # per language: the synthetic share only for the detector's language (the same documents, the same estimate
+    # as the snapshot's pooled row), reuse of earlier snapshots adding up to the snapshot's
+    for r in langs:
+        s = snaps[r["snapshot"]]
+        if r["language"] == "eng":
+            assert r["n_docs_scored"] == s["n_docs_scored"] and r["synthetic_ratio"] == pytest.approx(
+                s["synthetic_ratio"], abs=1e-12)
+        else:
+            assert (r["n_docs_scored"], r["n_docs_unscored"], r["synthetic_ratio"]) == (0, r["n_docs"], None)
+    for s in snaps.values():
+        mine = [r for r in langs if r["snapshot"] == s["snapshot"]]
+        for k in ("n_cross_snapshot_dup_docs", "n_cross_snapshot_near_dup_docs"):
+            assert sum(r[k] for r in mine) == s[k], k
     assert any(t["ai_counts_by_language"].get("ell") for t in truth.values())   # AI text there, not scored
 
 

@@ -165,7 +165,7 @@ def with_synthetic_columns(synthetic_rows: DataFrame, keys: list[str]) -> Callab
 
 def doc_score_rows(flagged: DataFrame, scores: DataFrame, detector_name: str) -> DataFrame:
     """The ``doc_scores`` rows of a snapshot, kept so years can be pooled later without re-scoring."""
-    return (flagged.select(S.SNAPSHOT, S.DOC_ID, S.REGISTERED_DOMAIN).join(scores, S.DOC_ID)
+    return (flagged.select(S.SNAPSHOT, S.DOC_ID, S.REGISTERED_DOMAIN, S.LANGUAGE).join(scores, S.DOC_ID)
             .withColumn(S.DETECTOR, F.lit(detector_name)).select(*S.DOC_SCORES_COLUMNS))
 
 
@@ -243,11 +243,13 @@ def snapshot_stats(flagged: DataFrame, language_rows: DataFrame, files: DataFram
     return out.select(*S.SNAPSHOT_STATS_COLUMNS)
 
 
-def language_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str) -> DataFrame:
+def language_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str,
+                   synthetic_by_language: DataFrame) -> DataFrame:
     """One row per (snapshot, language), columns ``schemas.LANGUAGE_STATS_COLUMNS``: the language's share of the
-    snapshot's documents, how many were detected, its domains, its duplication within the snapshot and its
-    vocabulary entropy and diversity on ``metrics.snapshot_entropy_budget_tokens`` tokens of its own documents
-    (never a sample mixing languages)."""
+    snapshot's documents, how many were detected, its domains, its duplication (within the snapshot and with
+    earlier ones), its vocabulary entropy and diversity on ``metrics.snapshot_entropy_budget_tokens`` tokens of its
+    own documents (never a sample mixing languages), and ``synthetic_by_language`` (``synthetic_rows`` for the same
+    keys: estimates only for the detector's languages)."""
     keys = [S.SNAPSHOT, S.LANGUAGE]
     budget = metrics.snapshot_entropy_budget_tokens
     counts = flagged.groupBy(*keys).agg(
@@ -257,6 +259,7 @@ def language_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, 
     return (
         flagged.transform(dedup.duplication_stats(keys)).join(counts, keys)
         .join(flagged.transform(neardup.near_dup_stats(keys)), keys).join(ent, keys, "left")
+        .join(synthetic_by_language, keys, "left").transform(with_unscored_count)
         .withColumn(S.LANGUAGE_SHARE, F.col(S.N_DOCS) / F.sum(S.N_DOCS).over(Window.partitionBy(S.SNAPSHOT)))
         .withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
         .withColumn(S.RUN_ID, F.lit(run_id))

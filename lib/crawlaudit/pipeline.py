@@ -55,14 +55,15 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
             audit.flag_documents(docs, main, wh.read_prior_hashes(snapshot, hashed_text)), main,
             doc_signals, wh.read_prior_signatures(snapshot, near.signature_params), near,
             cfg.dedup.line_min_repeats).localCheckpoint()
-        by_domain, pooled_synthetic = synthetic.group_rows(flagged, scores, snapshot)
+        by_domain, pooled_synthetic, by_language = synthetic.group_rows(flagged, scores, snapshot)
         pub.stage(tables.INGEST_ERRORS, audit.ingest_error_rows(errors, run.run_id))
         pub.stage(tables.CONTENT_HASHES, audit.content_hash_rows(flagged, hashed_text))
         pub.stage(tables.DOC_SIGNATURES, audit.doc_signature_rows(flagged, doc_signals, near))
         pub.stage(tables.DOC_HASHES, audit.doc_hash_rows(flagged, hashed_text))
         pub.stage(tables.DOC_SCORES, synthetic.score_rows(flagged, scores))
         pub.stage(tables.TOKEN_SAMPLES, audit.token_sample_rows(docs, cfg.metrics))
-        language_rows = pub.stage(tables.LANGUAGE_STATS, audit.language_stats(flagged, docs, cfg.metrics, run.run_id))
+        language_rows = pub.stage(tables.LANGUAGE_STATS, audit.language_stats(flagged, docs, cfg.metrics, run.run_id,
+                                                                              by_language))
         pub.stage(tables.DOMAIN_STATS, audit.domain_stats(flagged, docs, cfg.metrics, run.run_id, by_domain,
                                                           synthetic.languages))
         summary = pub.stage(tables.SNAPSHOT_STATS, audit.snapshot_stats(
@@ -87,7 +88,7 @@ def year_rows(cfg: Config, synthetic: SyntheticStep, snapshot: str, year: int):
 
 
 def reuse_rows(wh: Warehouse, near: NearDupParams, snapshot: str):
-    """(per-domain, pooled) ``REUSE_COLUMNS`` of a published snapshot recomputed from its doc_hashes and
+    """(per-domain, pooled, per-language) ``REUSE_COLUMNS`` of a published snapshot recomputed from its doc_hashes and
     doc_signatures against the earlier snapshots the warehouse holds now; None (with a warning) when it was
     audited before doc_hashes existed or with other dedup parameters (re-audit it to refresh it)."""
     hashed_text = near.templates.hashed_text
@@ -104,7 +105,7 @@ def reuse_rows(wh: Warehouse, near: NearDupParams, snapshot: str):
                               wh.read_prior_signatures(snapshot, near.signature_params), near
                               ).localCheckpoint()
     return (flags.transform(audit.reuse_stats([S.SNAPSHOT, S.REGISTERED_DOMAIN])),
-            flags.transform(audit.reuse_stats([S.SNAPSHOT])))
+            flags.transform(audit.reuse_stats([S.SNAPSHOT])), flags.transform(audit.reuse_stats([S.SNAPSHOT, S.LANGUAGE])))
 
 
 def refresh_published(wh: Warehouse, cfg: Config, synthetic: SyntheticStep, gate: quality.Gate,
@@ -123,23 +124,26 @@ def refresh_published(wh: Warehouse, cfg: Config, synthetic: SyntheticStep, gate
              "content reused from earlier snapshots: %s) as %s", len(stale), ", ".join(sorted(stale_synthetic)) or "-",
              ", ".join(sorted(stale_reuse)) or "-", run_id)
     done = []
+    keyed = {tables.DOMAIN_STATS: [S.SNAPSHOT, S.REGISTERED_DOMAIN], tables.SNAPSHOT_STATS: [S.SNAPSHOT],
+             tables.LANGUAGE_STATS: [S.SNAPSHOT, S.LANGUAGE]}
     for other in stale:
-        replacements = []   # (per-domain rows, pooled rows, how to put them in)
+        replacements = []   # ((per-domain, pooled, per-language rows), how to put them in)
         rows = synthetic.refreshed_rows(other) if other in stale_synthetic else None
         if rows is not None:
-            replacements.append((*rows, audit.with_synthetic_columns))
+            replacements.append((rows, audit.with_synthetic_columns))
         rows = reuse_rows(wh, near, other) if other in stale_reuse else None
         if rows is not None:
-            replacements.append((*rows, lambda new, keys: audit.with_replaced_columns(new, keys, S.REUSE_COLUMNS)))
+            replacements.append((rows, lambda new, keys: audit.with_replaced_columns(new, keys, S.REUSE_COLUMNS)))
         if not replacements:
             continue
-        domain_rows = wh.read_snapshot(tables.DOMAIN_STATS, other)
-        snapshot_rows = wh.read_snapshot(tables.SNAPSHOT_STATS, other)
-        for by_domain, pooled, put in replacements:
-            domain_rows = domain_rows.transform(put(by_domain, [S.SNAPSHOT, S.REGISTERED_DOMAIN]))
-            snapshot_rows = snapshot_rows.transform(put(pooled, [S.SNAPSHOT]))
-        if publish.republish(wh, gate, other, {tables.DOMAIN_STATS: domain_rows,
-                                                      tables.SNAPSHOT_STATS: snapshot_rows}, run_id):
+        # a snapshot audited before languages were recorded has no language_stats rows to refresh
+        frames = {t: df for t in keyed if (df := wh.read_snapshot(t, other)) is not None
+                  and (t != tables.LANGUAGE_STATS or not df.isEmpty())}
+        for new_rows, put in replacements:
+            for table, new in zip(keyed, new_rows):
+                if table in frames:
+                    frames[table] = frames[table].transform(put(new, keyed[table]))
+        if publish.republish(wh, gate, other, frames, run_id):
             done.append(other)
     for year in sorted({int(s[8:12]) for s in done}):
         def view(table, year=year):

@@ -172,7 +172,8 @@ IS_AI_FLAGGED = "is_ai_flagged"      # ai_margin >= the detector's threshold
 HAS_MARKER = "has_marker"            # contains a marker word
 REF_WORDS = "ref_words"              # indices of the reference words occurring in the document
 DETECTOR = "detector"                # the detector's name and training fingerprint
-DOC_SCORES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, DETECTOR, AI_PROB, IS_AI_FLAGGED, HAS_MARKER, REF_WORDS]
+DOC_SCORES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, DETECTOR, AI_PROB, IS_AI_FLAGGED, HAS_MARKER, REF_WORDS,
+                      LANGUAGE]
 N_DOCS_SCORED = "n_docs_scored"
 N_DOCS_UNSCORED = "n_docs_unscored"          # documents the detector cannot judge (no usable text: fewer than
                                              # synthetic.min_doc_tokens tokens), counted apart, never human or AI
@@ -227,13 +228,14 @@ SNAPSHOT_STATS_COLUMNS = [
     *TEMPLATE_COLUMNS, N_FILES, N_FAILED_FILES, N_RECORDS, N_ERROR_RECORDS, ERROR_FRAC, *LANGUAGE_COLUMNS,
     *UNSUPPORTED_COLUMNS, ENTROPY_POOLING, RUN_ID,
 ]
-# one row per (snapshot, language): the snapshot measured language by language (cross-snapshot reuse and the
-# synthetic share per language are not columns yet: they need the refresh that keeps tables order-independent)
+# one row per (snapshot, language): the snapshot measured language by language (the reuse and synthetic columns
+# are refreshed with the domain and snapshot rows when an earlier snapshot is audited later)
 LANGUAGE_STATS_COLUMNS = [
     SNAPSHOT, YEAR, LANGUAGE, N_DOCS, LANGUAGE_SHARE, N_DOCS_DETECTED, N_DOMAINS, N_TOKENS, N_CHARS_TOTAL,
-    N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_NEAR_DUP_DOCS, NEAR_DUP_FRAC, N_NEAR_DUP_CLUSTERS, NEAR_DUP_REMOVABLE_FRAC,
-    N_LINES, N_DUP_LINES, DUP_LINE_FRAC, ENTROPY_BITS, TTR, *DIVERSITY_EXTRA, ENTROPY_BUDGET_TOKENS,
-    ENTROPY_BUDGET_MET, RUN_ID,
+    N_EXACT_DUP_DOCS, EXACT_DUP_FRAC, N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, N_NEAR_DUP_DOCS,
+    NEAR_DUP_FRAC, N_NEAR_DUP_CLUSTERS, NEAR_DUP_REMOVABLE_FRAC, N_CROSS_SNAPSHOT_NEAR_DUP_DOCS,
+    CROSS_SNAPSHOT_NEAR_DUP_FRAC, N_LINES, N_DUP_LINES, DUP_LINE_FRAC, ENTROPY_BITS, TTR, *DIVERSITY_EXTRA,
+    ENTROPY_BUDGET_TOKENS, ENTROPY_BUDGET_MET, *SYNTHETIC_COLUMNS, N_DOCS_UNSCORED, RUN_ID,
 ]
 N_SNAPSHOTS = "n_snapshots"
 TOKENS = "tokens"

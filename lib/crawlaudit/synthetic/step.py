@@ -90,8 +90,10 @@ class SyntheticStep:
                  f"{domains.prior_neg:.0f} (probability)" if domains else "")
         return params, domains
 
-    def group_rows(self, flagged: DataFrame, scores: DataFrame | None, snapshot: str) -> tuple[DataFrame, DataFrame]:
-        """(per-domain rows, pooled snapshot row) of ``SYNTHETIC_COLUMNS``."""
+    def group_rows(self, flagged: DataFrame, scores: DataFrame | None, snapshot: str
+                   ) -> tuple[DataFrame, DataFrame, DataFrame]:
+        """(per-domain rows, pooled snapshot row, per-language rows) of ``SYNTHETIC_COLUMNS``. Columns in:
+        flagged: doc_id, snapshot, registered_domain, language."""
         (params, domains), before = self.baseline_for(snapshot), self.cfg.vintage_before_year
         domain_markers = self.wh.read_marker_history(tables.DOMAIN_STATS, snapshot, [S.REGISTERED_DOMAIN])
         by_domain = audit.synthetic_rows(flagged, scores, [S.SNAPSHOT, S.REGISTERED_DOMAIN], params, domain_markers,
@@ -99,7 +101,10 @@ class SyntheticStep:
         pooled = audit.synthetic_rows(flagged, scores, [S.SNAPSHOT], params,
                                       self.wh.read_marker_history(tables.SNAPSHOT_STATS, snapshot, []), before, domains,
                                       pooled=True)
-        return by_domain, pooled
+        by_language = audit.synthetic_rows(
+            flagged, scores, [S.SNAPSHOT, S.LANGUAGE], params,
+            self.wh.read_marker_history(tables.LANGUAGE_STATS, snapshot, [S.LANGUAGE]), before, domains, pooled=True)
+        return by_domain, pooled, by_language
 
     def affected_by(self, snapshot: str, published: list[str]) -> list[str]:
         """The other published snapshots whose synthetic columns change when ``snapshot`` is published: a
@@ -111,16 +116,19 @@ class SyntheticStep:
         every = self.cfg.human_reference == "vintage"
         return [s for s in published if s != snapshot and (every or s > snapshot)]
 
-    def refreshed_rows(self, snapshot: str) -> tuple[DataFrame, DataFrame] | None:
-        """(per-domain, pooled) ``SYNTHETIC_COLUMNS`` of a published snapshot recomputed from its doc_scores
-        against the warehouse as it is now (no crawl re-read); None when this detector scored none of it."""
+    def refreshed_rows(self, snapshot: str) -> tuple[DataFrame, DataFrame, DataFrame] | None:
+        """(per-domain, pooled, per-language) ``SYNTHETIC_COLUMNS`` of a published snapshot recomputed from its
+        doc_scores against the warehouse as it is now (no crawl re-read); None when this detector scored none of
+        it. Scores kept before languages were recorded have a null language."""
         scores = self.wh.read_snapshot(tables.DOC_SCORES, snapshot)
         if scores is None:
             return None
+        if S.LANGUAGE not in scores.columns:
+            scores = scores.withColumn(S.LANGUAGE, F.lit(None).cast("string"))
         scores = scores.where(F.col(S.DETECTOR) == self.name).localCheckpoint()
         if scores.isEmpty():
             return None
-        return self.group_rows(scores.select(S.DOC_ID, S.SNAPSHOT, S.REGISTERED_DOMAIN),
+        return self.group_rows(scores.select(S.DOC_ID, S.SNAPSHOT, S.REGISTERED_DOMAIN, S.LANGUAGE),
                                scores.select(*synthetic.SCORE_INPUT_COLUMNS), snapshot)
 
     def score_rows(self, flagged: DataFrame, scores: DataFrame | None) -> DataFrame | None:
