@@ -1,9 +1,11 @@
-"""Languages of a group of documents (pure DataFrame transforms): which one is primary, its share, how many.
+"""Languages of a group of documents (pure DataFrame transforms): which one is primary, its share, how many, and
+a pooled group's diversity from its languages' own.
 
 A group's primary language is its most frequent known language (``ingest.language``; ``und`` only when no
 document of the group has a known one), ties broken by the smaller code so that the answer does not depend on
 partitioning; most domains write in one language, and per-domain measures that mix languages (the vocabulary
-entropy) are taken on the primary language's documents.
+entropy) are taken on the primary language's documents. Pooled rows (a snapshot, a year) weigh their languages'
+own entropy and diversity by documents (``language_weighted``) instead of measuring one sample of every language.
 """
 from __future__ import annotations
 
