@@ -13,7 +13,7 @@ from crawlaudit import schemas as S
 from crawlaudit.config import MetricsConfig
 from crawlaudit.metrics.neardup import NearDupParams
 from crawlaudit.ingest.domains import snapshot_year
-from crawlaudit.ingest.language import UNDETERMINED
+from crawlaudit.ingest.language import SOURCE_DETECTED, UNDETERMINED
 
 
 FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.URL, S.N_TOKENS, S.N_CHARS, S.LANGUAGE,
@@ -254,7 +254,7 @@ def language_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, 
     budget = metrics.snapshot_entropy_budget_tokens
     counts = flagged.groupBy(*keys).agg(
         F.countDistinct(S.REGISTERED_DOMAIN).alias(S.N_DOMAINS),
-        F.sum((F.col(S.LANGUAGE_SOURCE) == "detected").cast("long")).alias(S.N_DOCS_DETECTED))
+        F.sum((F.col(S.LANGUAGE_SOURCE) == SOURCE_DETECTED).cast("long")).alias(S.N_DOCS_DETECTED))
     ent = docs.transform(entropy.entropy_at_budget(keys, budget, diversity_params(metrics)))
     return (
         flagged.transform(dedup.duplication_stats(keys)).join(counts, keys)
