@@ -45,6 +45,11 @@ SPEC = CorpusSpec(snapshots=("CC-MAIN-2019-35", "CC-MAIN-2021-31", DAMAGED), n_d
                   bilingual=True)
 
 
+# the pooled entropy budget of the e2e audits: one every language of every snapshot has (the smallest, Korean in
+# 2019, has about 9,800 tokens), so the snapshot and year figures weigh three languages' own figures
+E2E_SNAPSHOT_BUDGET = 8_000
+
+
 def train_model(out: Path, spec: CorpusSpec = SPEC) -> None:
     """A detector and reference tables for ``spec``'s domains, trained on fresh labeled texts of its generators."""
     from crawlaudit.devtools.corpus import labeled_texts
@@ -69,10 +74,11 @@ def run_audit(tmp_path_factory) -> dict:
     wh = str(tmp_path_factory.mktemp("e2e-warehouse"))
     model = tmp_path_factory.mktemp("e2e-model")
     train_model(model)
+    shared = ["--set", f"synthetic.model={model}",
+              "--set", f"metrics.snapshot_entropy_budget_tokens={E2E_SNAPSHOT_BUDGET}"]
     args = ["--snapshot", "all", "--manifest", str(corpus / "crawl-data/{snapshot}/wet.paths.gz"),
-            "--input-base-url", str(corpus), "--warehouse", wh, "--set", "spark.shuffle_partitions=2",
-            "--set", f"synthetic.model={model}"]
+            "--input-base-url", str(corpus), "--warehouse", wh, "--set", "spark.shuffle_partitions=2", *shared]
     job = load_job()
     rc = job.main(args)
-    return {"rc": rc, "wh": wh, "truth": truth, "args": args, "job": job, "corpus": corpus,
-            "model_args": ["--set", f"synthetic.model={model}"]}
+    # model_args: the settings every audit compared with this one passes (the model first)
+    return {"rc": rc, "wh": wh, "truth": truth, "args": args, "job": job, "corpus": corpus, "model_args": shared}

@@ -14,6 +14,7 @@ VINTAGE, RECENT = "CC-MAIN-2021-31", "CC-MAIN-2024-22"
 SPEC = CorpusSpec(snapshots=(VINTAGE, RECENT), n_domains=4, docs_per_domain=(40, 60), files_per_snapshot=1,
                   seed=23, ai_share=((2024, 0.3),), large_domain_docs=None)
 STATS_TABLES = {"domain_stats": [S.SNAPSHOT, S.REGISTERED_DOMAIN], "snapshot_stats": [S.SNAPSHOT],
+                "year_language_stats": [S.YEAR, S.LANGUAGE],
                 "language_stats": [S.SNAPSHOT, S.LANGUAGE], "year_stats": [S.YEAR]}
 
 

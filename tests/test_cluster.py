@@ -19,7 +19,7 @@ from crawlaudit.config import SubmitConfig, load_config
 from crawlaudit.errors import ConfigError
 from crawlaudit.warehouse import Warehouse
 from tests.cluster import SPARK_HOME, StandaloneCluster, tasks_per_worker
-from tests.e2e import ROOT, SPEC
+from tests.e2e import E2E_SNAPSHOT_BUDGET, ROOT, SPEC
 
 FIRST = SPEC.snapshots[0]
 
@@ -130,7 +130,7 @@ def test_standalone_cluster_audit_equals_local_mode(audited, tmp_path):
         "input": {"manifest": str(audited["corpus"] / "crawl-data/{snapshot}/wet.paths.gz"),
                   "base_url": str(audited["corpus"])},
         "output": {"warehouse": str(tmp_path / "wh")},
-        "synthetic": {"model": model},
+        "synthetic": {"model": model}, "metrics": {"snapshot_entropy_budget_tokens": E2E_SNAPSHOT_BUDGET},
         "quality": {"expectations": str(ROOT / "conf" / "expectations"), "data_docs": False}}))
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "SPARK_", "PYTHON"))}
     child_env.update(SPARK_HOME=str(SPARK_HOME), SPARK_LOCAL_IP="127.0.0.1")

@@ -5,6 +5,7 @@ import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
+from crawlaudit import schemas as S
 from crawlaudit.metrics import entropy
 from crawlaudit.metrics.text import tokenize
 
@@ -124,3 +125,52 @@ def test_pooled_rows_weigh_the_languages_own_entropy_so_a_mix_shift_is_not_a_div
     assert (out["2021"].entropy_bits, out["2021"].entropy_pooling) == (6.0, "one-language")
     assert (out["2022"].entropy_bits, out["2022"].entropy_pooling, out["2022"].entropy_budget_met) == (
         None, None, False)
+
+
+def test_year_language_rows_pool_each_language_over_the_years_snapshots(spark):
+    """Two 2021 snapshots with language rows (eng, ell) and one audited before languages were recorded (its
+    documents and sample count as und): year_language_stats sums each language's counts over the snapshots, takes
+    its entropy from its own samples (64, 16 and 8 distinct words: 6, 4 and 3 bits) and its share of the year;
+    year_stats weighs those figures by documents."""
+    from crawlaudit import audit
+    from crawlaudit.config import MetricsConfig
+
+    summed = ["n_docs", "n_docs_detected", "n_tokens", "n_chars", "n_exact_dup_docs", "n_cross_snapshot_dup_docs",
+              "n_near_dup_docs", "n_cross_snapshot_near_dup_docs", "n_lines", "n_dup_lines"]
+    lang = [("CC-MAIN-2021-10", "eng", 30, 0, 3), ("CC-MAIN-2021-10", "ell", 10, 4, 1),
+            ("CC-MAIN-2021-31", "eng", 20, 0, 2), ("CC-MAIN-2021-31", "ell", 20, 6, 0)]
+    language_rows = spark.createDataFrame(
+        [(s, code, n, det, 100 * n, 600 * n, dup, 0, dup, 0, 10 * n, dup) for s, code, n, det, dup in lang],
+        "snapshot string, language string, " + ", ".join(f"{c} long" for c in summed))
+    snap_cols = [c for c in summed if c != "n_docs_detected"]
+    snapshot_rows = spark.createDataFrame(
+        [("CC-MAIN-2021-10", 2021, 40, 100 * 40, 600 * 40, 4, 0, 4, 0, 400, 4, 10),
+         ("CC-MAIN-2021-31", 2021, 40, 100 * 40, 600 * 40, 2, 0, 2, 0, 400, 2, 20),
+         ("CC-MAIN-2021-43", 2021, 10, 100 * 10, 600 * 10, 1, 0, 1, 0, 100, 1, 10)],
+        "snapshot string, year int, " + ", ".join(f"{c} long" for c in snap_cols) + ", n_docs_unsupported long")
+
+    def sample(snapshot, code, vocab, prefix, n_docs):
+        return [(snapshot, code, f"{snapshot}-{code}-{k}", words(vocab, prefix).split()) for k in range(n_docs)]
+
+    samples = spark.createDataFrame(
+        sample("CC-MAIN-2021-10", "eng", 64, "a", 2) + sample("CC-MAIN-2021-31", "eng", 64, "a", 2)
+        + sample("CC-MAIN-2021-10", "ell", 16, "b", 4) + sample("CC-MAIN-2021-31", "ell", 16, "b", 4)
+        + sample("CC-MAIN-2021-43", None, 8, "c", 16),
+        "snapshot string, language string, doc_id string, tokens array<string>")
+    metrics = MetricsConfig(snapshot_entropy_budget_tokens=128)
+    null_synthetic = audit.year_synthetic_rows(language_rows, None, None, 2023, keys=["language"])
+    rows = audit.year_language_stats(snapshot_rows, language_rows, samples, metrics, null_synthetic).localCheckpoint()
+    got = {r.language: r for r in rows.collect()}
+    assert set(got) == {"eng", "ell", "und"}
+    assert {k: (r.year, r.n_snapshots, r.n_docs, r.n_docs_detected, r.n_exact_dup_docs) for k, r in got.items()} == {
+        "eng": (2021, 2, 50, 0, 5), "ell": (2021, 2, 30, 10, 1), "und": (2021, 1, 10, 0, 1)}
+    shares = {k: r.language_share for k, r in got.items()}
+    assert shares == pytest.approx({"eng": 50 / 90, "ell": 30 / 90, "und": 10 / 90})
+    assert got["eng"].exact_dup_frac == pytest.approx(5 / 50) and got["ell"].dup_line_frac == pytest.approx(1 / 300)
+    assert {k: r.entropy_bits for k, r in got.items()} == {"eng": 6.0, "ell": 4.0, "und": 3.0}
+    assert all(r.entropy_budget_met and r.n_docs_scored == 0 and r.synthetic_ratio is None for r in got.values())
+    assert rows.columns == S.YEAR_LANGUAGE_STATS_COLUMNS
+    (year,) = audit.year_stats(snapshot_rows, rows, metrics,
+                               audit.year_synthetic_rows(snapshot_rows, None, None, 2023)).collect()
+    assert (year.n_docs, year.n_snapshots, year.entropy_pooling) == (90, 3, "language-weighted")
+    assert year.entropy_bits == pytest.approx((50 * 6 + 30 * 4 + 10 * 3) / 90, abs=1e-12)

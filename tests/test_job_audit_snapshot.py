@@ -11,10 +11,13 @@ import pytest
 from crawlaudit import schemas as S
 from crawlaudit.devtools.corpus import planted_share
 from crawlaudit.warehouse import Warehouse
-from tests.e2e import DAMAGED, DAMAGED_DOMAIN
+from tests.e2e import DAMAGED, DAMAGED_DOMAIN, E2E_SNAPSHOT_BUDGET
 
 
 ENGLISH = ("eng",)   # the e2e detector's language
+# how far a language's Chao–Shen entropy at the e2e budget moves between years of the same planted text
+# distribution (other documents drawn, budget samples from other domains): sampling noise, not a diversity change
+ENTROPY_NOISE_BITS = 0.2
 
 
 def table(wh, name):
@@ -113,16 +116,15 @@ def test_languages_match_the_planted_truth_and_only_the_detectors_are_scored(aud
         assert sum(r["n_docs_detected"] for r in mine) == t["n_without_language_header"]
         assert {r["language"]: r["n_domains"] for r in mine}["ell"] == 2
     eng = [r for r in langs if r["language"] == "eng"]
-    assert all(r["entropy_budget_met"] and r["n_docs_detected"] == 0 for r in eng)
-    # the pooled rows take the languages' own entropy, never a sample mixing them: here only pseudo-English has
-    # the 100,000-token budget, so the snapshot's and the year's figures are its figures, bit for bit
-    assert not any(r["entropy_budget_met"] for r in langs if r["language"] != "eng")
+    assert all(r["n_docs_detected"] == 0 for r in eng)
+    # the pooled rows take the languages' own entropy, never a sample mixing them (the e2e budget,
+    # E2E_SNAPSHOT_BUDGET, is one every language has in every snapshot): the snapshot's figure is its languages'
+    # figures weighted by documents
+    assert all(r["entropy_budget_met"] and r["entropy_budget_tokens"] == E2E_SNAPSHOT_BUDGET for r in langs)
     snaps = {r["snapshot"]: r for r in table(audited["wh"], "snapshot_stats")}
-    for r in eng:
-        s = snaps[r["snapshot"]]
-        assert (s["entropy_bits"], s["entropy_chao_shen_bits"], s["mattr"], s["entropy_pooling"]) == (
-            r["entropy_bits"], r["entropy_chao_shen_bits"], r["mattr"], "one-language")
-    assert {r["entropy_pooling"] for r in table(audited["wh"], "year_stats")} == {"one-language"}
+    for s in snaps.values():
+        mine = [r for r in langs if r["snapshot"] == s["snapshot"]]
+        assert_weighted(s, mine)
     # per language: the synthetic share only for the detector's language (the same documents, the same estimate
     # as the snapshot's pooled row), reuse of earlier snapshots adding up to the snapshot's
     for r in langs:
@@ -137,6 +139,47 @@ def test_languages_match_the_planted_truth_and_only_the_detectors_are_scored(aud
         for k in ("n_cross_snapshot_dup_docs", "n_cross_snapshot_near_dup_docs"):
             assert sum(r[k] for r in mine) == s[k], k
     assert any(t["ai_counts_by_language"].get("ell") for t in truth.values())   # AI text there, not scored
+
+
+def assert_weighted(pooled: dict, rows: list[dict]) -> None:
+    """The pooled row's entropy and diversity are ``rows``' (its languages') weighted by documents."""
+    n = sum(r["n_docs"] for r in rows)
+    assert n == pooled["n_docs"] and pooled["entropy_pooling"] == "language-weighted"
+    for k in ("entropy_bits", "entropy_chao_shen_bits", "entropy_chao_shen_lo", "mattr", "distinct_1"):
+        assert pooled[k] == pytest.approx(sum(r["n_docs"] * r[k] for r in rows) / n, abs=1e-12), k
+
+
+def test_year_language_rows_keep_each_language_flat_while_the_mix_shifts(audited):
+    """year_language_stats: the planted documents of each (year, language); the Greek and Korean sites grow from
+    half to twice their size, so the mix shifts, while each of their languages' own entropy stays where its
+    generator puts it (the same every year) within sampling noise; the year's figure is the languages' weighted by
+    documents (so it falls with the mix, more than either language moves); the synthetic share only for the
+    detector's language."""
+    truth = audited["truth"]["snapshots"]
+    rows = table(audited["wh"], "year_language_stats")
+    damaged = {r["year"]: r["n_docs"] for r in table(audited["wh"], "domain_stats")
+               if r["registered_domain"] == DAMAGED_DOMAIN}
+    planted = {(int(snapshot[8:12]), lang): n + (damaged.get(int(snapshot[8:12]), 0) if lang == "eng" else 0)
+               for snapshot, t in truth.items() for lang, n in t["language_counts"].items()}
+    assert {(r["year"], r["language"]): r["n_docs"] for r in rows} == planted
+    assert all(r["n_snapshots"] == 1 and r["entropy_budget_met"] for r in rows)
+    years = {r["year"]: r for r in table(audited["wh"], "year_stats")}
+    by = {(r["year"], r["language"]): r for r in rows}
+    foreign = {y: sum(by[(y, lang)]["language_share"] for lang in ("ell", "kor")) for y in years}
+    assert foreign[2019] < foreign[2021] < foreign[2024]                        # the mix shifts
+    for lang in ("ell", "kor"):
+        own = [by[(y, lang)]["entropy_chao_shen_bits"] for y in sorted(years)]
+        assert max(own) - min(own) < ENTROPY_NOISE_BITS, (lang, own)
+    pooled = [years[y]["entropy_chao_shen_bits"] for y in sorted(years)]
+    assert pooled[0] - pooled[-1] > 2 * ENTROPY_NOISE_BITS                     # what the pooled figure alone shows
+    for y, year in years.items():
+        assert_weighted(year, [r for r in rows if r["year"] == y])
+        eng = by[(y, "eng")]
+        assert eng["n_docs_scored"] == year["n_docs_scored"] and eng["synthetic_ratio"] == pytest.approx(
+            year["synthetic_ratio"], abs=1e-12)
+        for lang in ("ell", "kor"):
+            r = by[(y, lang)]
+            assert (r["n_docs_scored"], r["n_docs_unscored"], r["synthetic_ratio"]) == (0, r["n_docs"], None)
 
 
 NEAR_DUP_METRICS = ("near_dup_frac", "near_dup_removable_frac", "cross_snapshot_near_dup_frac", "dup_line_frac")

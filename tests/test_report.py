@@ -80,7 +80,7 @@ def test_report_of_the_audited_warehouse_renders_every_plot(audited, tmp_path, c
     out, shot = tmp_path / "report", tmp_path / "shot.png"
     assert cli.main(["report", "--warehouse", audited["wh"], "--out", str(out), "--screenshot", str(shot)]) == 0
     printed = capsys.readouterr().out
-    assert "browser: 6/6 plots loaded" in printed
+    assert f"browser: {len(report.PLOTS)}/{len(report.PLOTS)} plots loaded" in printed
 
     manifest = json.loads((out / "report.json").read_text())
     years = sorted({int(s.split("-")[2]) for s in
@@ -104,6 +104,14 @@ def test_report_of_the_audited_warehouse_renders_every_plot(audited, tmp_path, c
     assert list(mix.columns[:1]) == ["eng"] and np.allclose(mix.sum(axis=1), 1.0)
     assert mix.loc[2024, "ell"] + mix.loc[2024, "kor"] > mix.loc[2019, "ell"] + mix.loc[2019, "kor"]
     assert "<h2>Languages</h2>" in page and "<th>kor</th>" in page and f"{mix.loc[2021, 'ell']:.4f}" in page
+    # per-language lines: each language's own entropy (all three over the e2e budget); the synthetic share only
+    # for the detector's language (one line: the pooled one)
+    by_language = Warehouse.at(audited["wh"]).read_arrow("year_language_stats").to_pandas()
+    lines = report.language_lines(by_language, "entropy_chao_shen_bits", years)
+    assert sorted(lines) == ["ell", "eng", "kor"] and all(v.notna().all() for v in lines.values())
+    assert list(report.language_lines(by_language, "synthetic_ratio", years)) == ["eng"]
+    assert report.language_mix(by_language).set_index("year").round(12).equals(mix.round(12))
+    assert "year_language_stats" in page
 
     import matplotlib.image
 
@@ -111,7 +119,7 @@ def test_report_of_the_audited_warehouse_renders_every_plot(audited, tmp_path, c
     assert pixels.shape[0] > 1000 and float(np.std(pixels)) > 0.05          # a rendered page, not a blank one
 
     (out / "entropy.png").unlink()                                           # the check does see a missing plot
-    assert report.check_in_browser(str(out / "index.html")) == (5, 6)
+    assert report.check_in_browser(str(out / "index.html")) == (len(report.PLOTS) - 1, len(report.PLOTS))
 
 
 def test_report_refuses_an_empty_warehouse(tmp_path, capsys):

@@ -27,8 +27,8 @@ SNAPSHOTS = SPEC.snapshots[:2]
 BUCKET = "crawlaudit-test"
 ACCESS_KEY = "AKIACRAWLAUDITTEST"
 SECRET = f"s3cr3t-{uuid.uuid4().hex}"          # must never show up in a log line, a row or an error
-COMPARED = ("domain_stats", "snapshot_stats", "year_stats", "doc_signatures", "doc_hashes", "doc_scores",
-            "token_samples", "ingest_errors", "content_hashes")
+COMPARED = ("domain_stats", "snapshot_stats", "language_stats", "year_stats", "year_language_stats", "doc_signatures",
+            "doc_hashes", "doc_scores", "token_samples", "ingest_errors", "content_hashes")
 
 
 def _free_port() -> int:
@@ -131,8 +131,8 @@ def test_scheduled_audit_into_s3_gives_the_local_audit_rows(s3, audited):
         for k, v in aws_env().items():
             mp.setenv(k, v)
         for table in COMPARED:
-            column = "first_snapshot" if table == T.CONTENT_HASHES else "year" if table == T.YEAR_STATS else "snapshot"
-            wanted = {int(s[8:12]) for s in SNAPSHOTS} if table == T.YEAR_STATS else set(SNAPSHOTS)
+            column = "first_snapshot" if table == T.CONTENT_HASHES else "year" if table in T.YEAR_TABLES else "snapshot"
+            wanted = {int(s[8:12]) for s in SNAPSHOTS} if table in T.YEAR_TABLES else set(SNAPSHOTS)
             remote = rows(wh, table)
             assert remote == rows(local, table, lambda r: r[column] in wanted), table
             assert remote or table == T.INGEST_ERRORS, table   # no damaged file in these two snapshots

@@ -267,20 +267,6 @@ def language_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, 
     )
 
 
-def _year_language_docs(snapshot_rows: DataFrame, language_rows: DataFrame | None) -> DataFrame:
-    """(_year, language, n_docs): the year's documents per language, from language_stats; a snapshot without
-    language_stats rows (audited before languages were recorded) counts all its documents as ``und``."""
-    old = snapshot_rows.select(S.SNAPSHOT, S.N_DOCS)
-    parts = []
-    if language_rows is not None:
-        old = old.join(language_rows.select(S.SNAPSHOT).distinct(), S.SNAPSHOT, "left_anti")
-        parts.append(language_rows.select(S.SNAPSHOT, S.LANGUAGE, S.N_DOCS))
-    parts.append(old.select(S.SNAPSHOT, F.lit(UNDETERMINED).alias(S.LANGUAGE), S.N_DOCS))
-    rows = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
-    return rows.groupBy(snapshot_year(S.SNAPSHOT).cast("string").alias("_year"), S.LANGUAGE).agg(
-        F.sum(S.N_DOCS).cast("long").alias(S.N_DOCS))
-
-
 def ingest_error_rows(errors: DataFrame, run_id: str) -> DataFrame:
     """The ``ingest_errors`` table's rows: the error rows with their run, columns ``INGEST_ERRORS_COLUMNS``."""
     return errors.withColumn(S.RUN_ID, F.lit(run_id)).select(*S.INGEST_ERRORS_COLUMNS)
@@ -294,52 +280,96 @@ def token_sample_rows(docs: DataFrame, metrics: MetricsConfig) -> DataFrame:
 
 
 def year_synthetic_rows(doc_scores: DataFrame, params, prior_markers: DataFrame, before_year: int,
-                        domains=None) -> DataFrame:
-    """year + ``SYNTHETIC_COLUMNS``: the estimates over all scored documents of the year's snapshots
-    (``doc_scores`` rows), the marker bound against ``prior_markers`` (year, marker_doc_frac of other years'
-    snapshots)."""
+                        domains=None, keys: list[str] | None = None) -> DataFrame:
+    """year (+ ``keys``, e.g. language) + ``SYNTHETIC_COLUMNS``: the estimates over all scored documents of the
+    year's snapshots (``doc_scores`` rows; a score kept before languages were recorded counts as ``und``), the
+    marker bound against ``prior_markers`` (keys, year, marker_doc_frac of other years' snapshots)."""
+    keys = list(keys or [])
     with_year = doc_scores.withColumn(S.YEAR, snapshot_year(S.SNAPSHOT))
+    if S.LANGUAGE in keys:
+        with_year = with_year.withColumn(S.LANGUAGE, F.coalesce(F.col(S.LANGUAGE), F.lit(UNDETERMINED)))
     if params is None:
-        return with_year.transform(synthetic.null_estimates([S.YEAR]))
+        return with_year.transform(synthetic.null_estimates([S.YEAR, *keys]))
     rows = (with_year.transform(synthetic.with_document_baselines(domains))
-            .transform(pooled_estimates([S.YEAR], params, doc_scores.count)))
-    return rows.transform(synthetic.with_marker_excess(prior_markers, [], before_year))
+            .transform(pooled_estimates([S.YEAR, *keys], params, doc_scores.count)))
+    return rows.transform(synthetic.with_marker_excess(prior_markers, keys, before_year))
 
 
-def year_stats(snapshot_rows: DataFrame, token_samples: DataFrame, metrics: MetricsConfig,
-               synthetic_by_year: DataFrame, language_rows: DataFrame | None = None) -> DataFrame:
-    """One row per year, columns ``schemas.YEAR_STATS_COLUMNS``: document counts and duplicate shares summed
-    over the year's snapshots, the diversity metrics per language of a budget sample drawn (in doc_id order) from
-    the union of the snapshots' samples of that language, weighted by the year's documents in each language
-    (``languages.language_weighted``), and the synthetic estimates over the year's documents.
-    Columns in: snapshot_stats rows; token_samples rows; ``year_synthetic_rows``; language_stats rows (a snapshot
-    audited before languages were recorded: its samples and documents count as ``und``)."""
-    counts = snapshot_rows.groupBy(S.YEAR).agg(
-        F.count(F.lit(1)).alias(S.N_SNAPSHOTS), F.sum(S.N_DOCS).alias(S.N_DOCS), F.sum(S.N_TOKENS).alias(S.N_TOKENS),
-        F.sum(S.N_EXACT_DUP_DOCS).alias(S.N_EXACT_DUP_DOCS),
-        F.sum(S.N_CROSS_SNAPSHOT_DUP_DOCS).alias(S.N_CROSS_SNAPSHOT_DUP_DOCS),
-        *[F.sum(c).alias(c) for c in (S.N_NEAR_DUP_DOCS, S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES,
-                                      S.N_DOCS_UNSUPPORTED)],
-    )
-    counts = (
-        counts.withColumn(S.EXACT_DUP_FRAC, F.try_divide(S.N_EXACT_DUP_DOCS, S.N_DOCS))  # null for a year of 0 docs
-        .withColumn(S.CROSS_SNAPSHOT_DUP_FRAC, F.try_divide(S.N_CROSS_SNAPSHOT_DUP_DOCS, S.N_DOCS))
-        .withColumn(S.NEAR_DUP_FRAC, F.try_divide(S.N_NEAR_DUP_DOCS, S.N_DOCS))
-        .withColumn(S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, F.try_divide(S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_DOCS))
-        .withColumn(S.DUP_LINE_FRAC, F.try_divide(S.N_DUP_LINES, S.N_LINES))
-        .withColumn(S.SYNTHETIC_UNSUPPORTED_FRAC, F.try_divide(S.N_DOCS_UNSUPPORTED, S.N_DOCS))
-    )
+# the language_stats counts a year sums (a snapshot audited before languages were recorded: its snapshot_stats
+# counts, as ``und``)
+_YEAR_SUMMED = [S.N_DOCS, S.N_DOCS_DETECTED, S.N_TOKENS, S.N_CHARS_TOTAL, S.N_EXACT_DUP_DOCS,
+                S.N_CROSS_SNAPSHOT_DUP_DOCS, S.N_NEAR_DUP_DOCS, S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES,
+                S.N_DUP_LINES]
+
+
+def _year_language_counts(snapshot_rows: DataFrame, language_rows: DataFrame | None) -> DataFrame:
+    """(year, language) + n_snapshots + ``_YEAR_SUMMED``: the year's language_stats rows summed; a snapshot
+    without language_stats rows (audited before languages were recorded) counts as ``und``."""
+    old = snapshot_rows
+    parts = []
+    if language_rows is not None:
+        old = old.join(language_rows.select(S.SNAPSHOT).distinct(), S.SNAPSHOT, "left_anti")
+        parts.append(language_rows.select(S.SNAPSHOT, S.LANGUAGE, *_YEAR_SUMMED))
+    parts.append(old.select(S.SNAPSHOT, F.lit(UNDETERMINED).alias(S.LANGUAGE),
+                            *[F.lit(0).cast("long").alias(c) if c == S.N_DOCS_DETECTED else F.col(c)
+                              for c in _YEAR_SUMMED]))
+    rows = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+    return rows.groupBy(snapshot_year(S.SNAPSHOT).alias(S.YEAR), S.LANGUAGE).agg(
+        F.countDistinct(S.SNAPSHOT).alias(S.N_SNAPSHOTS), *[F.sum(c).cast("long").alias(c) for c in _YEAR_SUMMED])
+
+
+def _with_shares(rows: DataFrame) -> DataFrame:
+    """The duplicate shares of summed counts (null for a group of 0 documents or lines)."""
+    return (rows.withColumn(S.EXACT_DUP_FRAC, F.try_divide(S.N_EXACT_DUP_DOCS, S.N_DOCS))
+            .withColumn(S.CROSS_SNAPSHOT_DUP_FRAC, F.try_divide(S.N_CROSS_SNAPSHOT_DUP_DOCS, S.N_DOCS))
+            .withColumn(S.NEAR_DUP_FRAC, F.try_divide(S.N_NEAR_DUP_DOCS, S.N_DOCS))
+            .withColumn(S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, F.try_divide(S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_DOCS))
+            .withColumn(S.DUP_LINE_FRAC, F.try_divide(S.N_DUP_LINES, S.N_LINES)))
+
+
+def year_language_stats(snapshot_rows: DataFrame, language_rows: DataFrame | None, token_samples: DataFrame,
+                        metrics: MetricsConfig, synthetic_by_year_language: DataFrame) -> DataFrame:
+    """One row per (year, language), columns ``schemas.YEAR_LANGUAGE_STATS_COLUMNS``: the language's documents and
+    duplicates summed over the year's snapshots (language_stats rows), its share of the year's documents, the
+    diversity metrics of a budget sample drawn (in doc_id order) from the union of the snapshots' samples of the
+    language (token_samples), and ``synthetic_by_year_language`` (``year_synthetic_rows`` keyed by language:
+    estimates only for the detector's languages). Columns in: the year's snapshot_stats, language_stats (None:
+    none recorded) and token_samples rows (a sample without a language counts as ``und``)."""
+    keys = [S.YEAR, S.LANGUAGE]
     und = F.lit(UNDETERMINED)
     language = F.coalesce(F.col(S.LANGUAGE), und) if S.LANGUAGE in token_samples.columns else und
     as_docs = token_samples.select(
-        snapshot_year(S.SNAPSHOT).cast("string").alias("_year"), language.alias(S.LANGUAGE), S.DOC_ID,
+        snapshot_year(S.SNAPSHOT).cast("string").alias(S.YEAR), language.alias(S.LANGUAGE), S.DOC_ID,
         F.array_join(S.TOKENS, " ").alias(S.TEXT), F.size(S.TOKENS).alias(S.N_TOKENS))
     budget = metrics.snapshot_entropy_budget_tokens
-    per_language = as_docs.transform(entropy.entropy_at_budget(["_year", S.LANGUAGE], budget,
-                                                               diversity_params(metrics)))
-    div = per_language.join(_year_language_docs(snapshot_rows, language_rows), ["_year", S.LANGUAGE], "left") \
-        .fillna(0, subset=[S.N_DOCS]).transform(languages.language_weighted(["_year"]))
-    div = div.withColumn(S.YEAR, F.col("_year").cast("int")).drop("_year")
-    out = counts.join(div, S.YEAR, "left").join(synthetic_by_year, S.YEAR, "left").transform(with_unscored_count).withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int")).withColumn(
-        S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))
+    ent = as_docs.transform(entropy.entropy_at_budget(keys, budget, diversity_params(metrics))) \
+        .withColumn(S.YEAR, F.col(S.YEAR).cast("int"))   # the per-group work takes string keys
+    return (
+        _year_language_counts(snapshot_rows, language_rows).transform(_with_shares)
+        .withColumn(S.LANGUAGE_SHARE, F.col(S.N_DOCS) / F.sum(S.N_DOCS).over(Window.partitionBy(S.YEAR)))
+        .join(ent, keys, "left").join(synthetic_by_year_language, keys, "left").transform(with_unscored_count)
+        .withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(budget).cast("int"))
+        .withColumn(S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False)))
+        .select(*S.YEAR_LANGUAGE_STATS_COLUMNS)
+    )
+
+
+def year_stats(snapshot_rows: DataFrame, year_language_rows: DataFrame, metrics: MetricsConfig,
+               synthetic_by_year: DataFrame) -> DataFrame:
+    """One row per year, columns ``schemas.YEAR_STATS_COLUMNS``: document counts and duplicate shares summed
+    over the year's snapshots, the diversity metrics of the year's languages (``year_language_rows``:
+    ``year_language_stats``) weighted by their documents (``languages.language_weighted``), and the synthetic
+    estimates over the year's documents. Columns in: snapshot_stats rows; year_language_stats rows;
+    ``year_synthetic_rows``."""
+    counts = snapshot_rows.groupBy(S.YEAR).agg(
+        F.count(F.lit(1)).alias(S.N_SNAPSHOTS),
+        *[F.sum(c).alias(c) for c in (S.N_DOCS, S.N_TOKENS, S.N_EXACT_DUP_DOCS, S.N_CROSS_SNAPSHOT_DUP_DOCS,
+                                      S.N_NEAR_DUP_DOCS, S.N_CROSS_SNAPSHOT_NEAR_DUP_DOCS, S.N_LINES, S.N_DUP_LINES,
+                                      S.N_DOCS_UNSUPPORTED)],
+    ).transform(_with_shares).withColumn(S.SYNTHETIC_UNSUPPORTED_FRAC,
+                                         F.try_divide(S.N_DOCS_UNSUPPORTED, S.N_DOCS))
+    div = year_language_rows.transform(languages.language_weighted([S.YEAR]))
+    out = (counts.join(div, S.YEAR, "left").join(synthetic_by_year, S.YEAR, "left").transform(with_unscored_count)
+           .withColumn(S.ENTROPY_BUDGET_TOKENS, F.lit(metrics.snapshot_entropy_budget_tokens).cast("int"))
+           .withColumn(S.ENTROPY_BUDGET_MET, F.coalesce(F.col(S.ENTROPY_BUDGET_MET), F.lit(False))))
     return out.select(*S.YEAR_STATS_COLUMNS)

@@ -81,10 +81,19 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
                  run.counts["n_expectations"] - run.counts["n_failed_warning"], run.counts["n_failed_warning"])
 
 
-def year_rows(cfg: Config, synthetic: SyntheticStep, snapshot: str, year: int):
-    """``view → year_stats row``: the year's row from ``view(table)``, the year's rows of a table."""
-    return lambda view: audit.year_stats(view(tables.SNAPSHOT_STATS), view(tables.TOKEN_SAMPLES), cfg.metrics,
-                                         synthetic.year_rows(snapshot, year, view), view(tables.LANGUAGE_STATS))
+def year_rows(cfg: Config, synthetic: SyntheticStep, snapshot: str, year: int) -> publish.YearRows:
+    """The year tables of ``year`` from the year's rows of the per-snapshot tables (``publish.YearRows``):
+    year_language_stats, then year_stats from its staged rows."""
+
+    def rows(view, stage) -> dict:
+        by_year, by_language = synthetic.year_rows(snapshot, year, view)
+        snapshots = view(tables.SNAPSHOT_STATS)
+        languages = stage(tables.YEAR_LANGUAGE_STATS, audit.year_language_stats(
+            snapshots, view(tables.LANGUAGE_STATS), view(tables.TOKEN_SAMPLES), cfg.metrics, by_language))
+        pooled = audit.year_stats(snapshots, languages, cfg.metrics, by_year)
+        return {tables.YEAR_LANGUAGE_STATS: languages, tables.YEAR_STATS: stage(tables.YEAR_STATS, pooled)}
+
+    return rows
 
 
 def reuse_rows(wh: Warehouse, near: NearDupParams, snapshot: str):
@@ -149,7 +158,7 @@ def refresh_published(wh: Warehouse, cfg: Config, synthetic: SyntheticStep, gate
         def view(table, year=year):
             return wh.read_year(table, year)
         last = wh.year_snapshots(year)[-1]
-        publish.republish(wh, gate, last, {tables.YEAR_STATS: year_rows(cfg, synthetic, last, year)(view)},
+        publish.republish(wh, gate, last, lambda stage, view=view: year_rows(cfg, synthetic, last, year)(view, stage),
                           run_id, year=year)
     log.info("refreshed %d snapshots: %s", len(done), ", ".join(done))
     return done

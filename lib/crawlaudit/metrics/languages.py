@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from crawlaudit import schemas as S
 from crawlaudit.ingest.language import UNDETERMINED
+from crawlaudit.metrics.sums import exact_sum
 from crawlaudit.quality.validation import require_columns
 
 
@@ -65,7 +66,6 @@ def language_weighted(group_cols: list[str]) -> Callable[[DataFrame], DataFrame]
     Columns in: group_cols, language, n_docs, ``DIVERSITY_COLUMNS``, entropy_budget_met. Sums are exact (decimal),
     so the result does not depend on the order of the rows."""
     from crawlaudit.metrics.entropy import DIVERSITY_COLUMNS
-    from crawlaudit.synthetic.estimates import exact_sum
 
     def transform(rows: DataFrame) -> DataFrame:
         require_columns(rows, [*group_cols, S.LANGUAGE, S.N_DOCS, *DIVERSITY_COLUMNS, S.ENTROPY_BUDGET_MET],

@@ -32,9 +32,14 @@ log = logging.getLogger(__name__)
 
 PLOTS = {  # file → (title, what it shows)
     "synthetic_share.png": ("AI-generated share", "pooled estimate with its 95% interval; the median domain with the "
-                                                  "domains' interquartile range"),
+                                                  "domains' interquartile range; dotted: each language the detector "
+                                                  "judges (documents in other languages are not scored)"),
     "entropy.png": ("Vocabulary entropy", "Chao–Shen corrected unigram entropy with its 95% interval; plug-in "
-                                          "entropy at the fixed token budget"),
+                                          "entropy at the fixed token budget; dotted: each language's own (the "
+                                          "pooled figure weighs them by documents, so a shift of the language mix "
+                                          "moves it without any language changing)"),
+    "language_mix.png": ("Language mix", "each language's share of the year's documents (the largest languages; "
+                                         "the rest as other)"),
     "duplication.png": ("Duplication within a snapshot", "exact and near-duplicate document shares, removable "
                                                           "near-duplicates, repeated lines"),
     "reuse.png": ("Content reused from earlier snapshots", "documents whose exact text or a near-duplicate was "
@@ -42,7 +47,8 @@ PLOTS = {  # file → (title, what it shows)
     "risers.png": ("Domains whose AI-generated share rose most", "first audited year → last audited year"),
     "vintage.png": ("Vintage index", "domains that stayed human, diverse and original in every audited year"),
 }
-PER_YEAR_PLOTS = ["synthetic_share.png", "entropy.png", "duplication.png", "reuse.png"]
+PER_YEAR_PLOTS = ["synthetic_share.png", "entropy.png", "language_mix.png", "duplication.png", "reuse.png"]
+LANGUAGE_LINES = 6   # per-language lines drawn: the languages with the most documents
 
 
 # --- aggregation (pure) ----------------------------------------------------------------------------------------
@@ -143,6 +149,7 @@ class ReportData:
     domain_stats: pd.DataFrame
     versions: dict[str, int]
     language_stats: pd.DataFrame | None = None   # None: a warehouse audited before languages were recorded
+    year_language_stats: pd.DataFrame | None = None
 
 
 def load_tables(wh) -> ReportData:
@@ -161,18 +168,21 @@ def load_tables(wh) -> ReportData:
             raise CrawlauditError(f"cannot read {wh.display}/{name}: {type(e).__name__}: {e}") from None
     if frames[tables.YEAR_STATS].empty:
         raise CrawlauditError(f"{wh.display}/{tables.YEAR_STATS} is empty: run an audit first")
-    try:
-        languages = wh.read_arrow(tables.LANGUAGE_STATS).to_pandas()
-    except TableMissing:
-        languages = None
+    optional = {}
+    for name in (tables.LANGUAGE_STATS, tables.YEAR_LANGUAGE_STATS):
+        try:
+            optional[name] = wh.read_arrow(name).to_pandas()
+        except TableMissing:
+            optional[name] = None
     return ReportData(frames[tables.YEAR_STATS].sort_values(S.YEAR).reset_index(drop=True),
                       frames[tables.SNAPSHOT_STATS].sort_values(S.SNAPSHOT).reset_index(drop=True),
-                      frames[tables.DOMAIN_STATS], versions, languages)
+                      frames[tables.DOMAIN_STATS], versions, optional[tables.LANGUAGE_STATS],
+                      optional[tables.YEAR_LANGUAGE_STATS])
 
 
 def language_mix(language_stats: pd.DataFrame | None) -> pd.DataFrame:
     """Per year: the share of the year's documents in each language (one column per language, most frequent
-    first); empty without language_stats."""
+    first); empty without language_stats. Takes language_stats or year_language_stats rows."""
     if language_stats is None or language_stats.empty:
         return pd.DataFrame()
     docs = language_stats.groupby([S.YEAR, S.LANGUAGE])[S.N_DOCS].sum().unstack(fill_value=0)
@@ -217,12 +227,34 @@ def _note_if_empty(ax, message: str) -> None:
         ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
-def plot_synthetic(ys: pd.DataFrame, med: pd.DataFrame, years: list[int]):
+def language_lines(year_language_stats: pd.DataFrame | None, column: str, years: list[int],
+                   n: int = LANGUAGE_LINES) -> dict[str, pd.Series]:
+    """language → ``column`` per year (NaN where the language has no value that year), for the ``n`` languages
+    with the most documents that have a value in some year; empty without year_language_stats."""
+    if year_language_stats is None or year_language_stats.empty or column not in year_language_stats:
+        return {}
+    rows = year_language_stats
+    if column in (S.ENTROPY_BITS, S.ENTROPY_CS_BITS):   # below the budget an entropy is not comparable
+        rows = rows[rows[S.ENTROPY_BUDGET_MET].fillna(False).astype(bool)]
+    rows = rows[rows[column].notna()]
+    top = rows.groupby(S.LANGUAGE)[S.N_DOCS].sum().sort_values(ascending=False, kind="stable").head(n).index
+    return {str(lang): rows[rows[S.LANGUAGE] == lang].set_index(S.YEAR)[column].reindex(years) for lang in top}
+
+
+def _language_lines(ax, lines: dict[str, pd.Series], years: list[int]) -> None:
+    if len(lines) < 2:   # one language: the pooled line is its line
+        return
+    for lang, values in lines.items():
+        _line(ax, years, values, lang, style=":.")
+
+
+def plot_synthetic(ys: pd.DataFrame, med: pd.DataFrame, years: list[int], by_language: pd.DataFrame | None = None):
     fig, ax = _figure(PLOTS["synthetic_share.png"][0])
     _line(ax, ys[S.YEAR], ys[S.SYNTHETIC_RATIO], "pooled (95% interval)",
           (ys[S.SYNTHETIC_RATIO_LO], ys[S.SYNTHETIC_RATIO_HI]))
     if len(med):
         _line(ax, med[S.YEAR], med["median"], "median domain (domains' IQR)", (med["q25"], med["q75"]), "--s", 0.12)
+    _language_lines(ax, language_lines(by_language, S.SYNTHETIC_RATIO, years), years)
     if S.SYNTHETIC_UNINFORMATIVE in ys:   # warehouses audited before the column existed have none
         wide = ys[ys[S.SYNTHETIC_UNINFORMATIVE].fillna(False).astype(bool) & ys[S.SYNTHETIC_RATIO].notna()]
         if len(wide):
@@ -236,17 +268,41 @@ def plot_synthetic(ys: pd.DataFrame, med: pd.DataFrame, years: list[int]):
     return fig, ax
 
 
-def plot_entropy(ys: pd.DataFrame, years: list[int]):
+def plot_entropy(ys: pd.DataFrame, years: list[int], by_language: pd.DataFrame | None = None):
     fig, ax = _figure(PLOTS["entropy.png"][0])
     _line(ax, ys[S.YEAR], ys[S.ENTROPY_CS_BITS], "Chao–Shen corrected (95% interval)",
           (ys[S.ENTROPY_CS_LO], ys[S.ENTROPY_CS_HI]))
     budget = int(ys[S.ENTROPY_BUDGET_TOKENS].max())
     _line(ax, ys[S.YEAR], ys[S.ENTROPY_BITS].where(ys[S.ENTROPY_BUDGET_MET].astype(bool)),
           f"plug-in at {budget:,} tokens", style="--s")
+    _language_lines(ax, language_lines(by_language, S.ENTROPY_CS_BITS, years), years)
     _note_if_empty(ax, "no entropy estimates")
     ax.set_ylabel("bits per token")
     _year_axis(ax, years)
     ax.legend(loc="lower left")
+    return fig, ax
+
+
+def plot_language_mix(mix: pd.DataFrame, years: list[int], n: int = LANGUAGE_LINES):
+    """Stacked bars of each year's language shares (``language_mix``): the ``n`` largest languages, the rest as
+    other."""
+    fig, ax = _figure(PLOTS["language_mix.png"][0])
+    if mix.empty:
+        _note_if_empty(ax, "no language_stats (audited before languages were recorded)")
+    else:
+        shares = mix.set_index(S.YEAR).reindex(years).fillna(0.0)
+        shown = list(shares.columns[:n])
+        if len(shares.columns) > n:
+            shares = shares[shown].assign(other=shares[shares.columns[n:]].sum(axis=1))
+            shown.append("other")
+        bottom = np.zeros(len(years))
+        for lang in shown:
+            ax.bar(years, shares[lang].to_numpy(float), bottom=bottom, label=lang, width=0.6)
+            bottom += shares[lang].to_numpy(float)
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    ax.set_ylabel("share of documents")
+    ax.set_ylim(0, 1.0)
+    _year_axis(ax, years)
     return fig, ax
 
 
@@ -346,6 +402,8 @@ unreachable (entropy never reaches log2 of the budget); compare domains, not abs
 are measured per language and weighted by documents (<code>entropy_pooling</code>), and the synthetic share covers
 only the detector's languages (<code>synthetic_unsupported_frac</code>: the documents it cannot judge).</p>
 {language_mix_table}
+<p>Per year and language (<code>year_language_stats</code>): the year's snapshots pooled language by language.</p>
+{year_language_table}
 <p>Per snapshot and language (<code>language_stats</code>): entropy on the language's own documents (null below the
 token budget).</p>
 {language_table}
@@ -396,9 +454,12 @@ def _write_into(out: Path, data: ReportData, cfg: ReportConfig, warehouse: str) 
     med = median_domain_by_year(dy)
     risers = top_risers(dy, cfg.top_n)
     vintage = vintage_index(dy, cfg.vintage_min_years, cfg.top_n)
+    by_language = data.year_language_stats
+    mix = language_mix(by_language if by_language is not None and not by_language.empty else data.language_stats)
     figures = {
-        "synthetic_share.png": plot_synthetic(ys, med, years),
-        "entropy.png": plot_entropy(ys, years),
+        "synthetic_share.png": plot_synthetic(ys, med, years, by_language),
+        "entropy.png": plot_entropy(ys, years, by_language),
+        "language_mix.png": plot_language_mix(mix, years),
         "duplication.png": plot_fractions(ys, years, PLOTS["duplication.png"][0], {
             S.EXACT_DUP_FRAC: "exact duplicates", S.NEAR_DUP_FRAC: "near-duplicates",
             S.DUP_LINE_FRAC: "repeated lines (share of lines)"}),
@@ -416,11 +477,14 @@ def _write_into(out: Path, data: ReportData, cfg: ReportConfig, warehouse: str) 
                  S.SYNTHETIC_UNINFORMATIVE, S.SYNTHETIC_UNSUPPORTED_FRAC, S.ENTROPY_CS_BITS, S.ENTROPY_POOLING,
                  S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC, S.DUP_LINE_FRAC, S.CROSS_SNAPSHOT_DUP_FRAC,
                  S.CROSS_SNAPSHOT_NEAR_DUP_FRAC]
-    mix = language_mix(data.language_stats)
     lang_cols = [S.SNAPSHOT, S.LANGUAGE, S.N_DOCS, S.LANGUAGE_SHARE, S.N_DOCS_DETECTED, S.N_DOMAINS, S.ENTROPY_CS_BITS,
                  S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC]
     langs = (data.language_stats.sort_values([S.SNAPSHOT, S.N_DOCS], ascending=[True, False])
              if data.language_stats is not None else pd.DataFrame(columns=lang_cols))
+    year_lang_cols = [S.YEAR, S.LANGUAGE, S.N_DOCS, S.LANGUAGE_SHARE, S.N_DOCS_DETECTED, S.ENTROPY_CS_BITS,
+                      S.SYNTHETIC_RATIO, S.SYNTHETIC_RATIO_LO, S.SYNTHETIC_RATIO_HI, S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC]
+    year_langs = (by_language.sort_values([S.YEAR, S.N_DOCS], ascending=[True, False])
+                  if by_language is not None else None)
     snap_cols = [S.SNAPSHOT, S.N_DOMAINS, S.N_DOCS, S.SYNTHETIC_RATIO, S.SYNTHETIC_UNINFORMATIVE, S.ENTROPY_CS_BITS, S.EXACT_DUP_FRAC,
                  S.NEAR_DUP_FRAC, S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, S.ERROR_FRAC]
     f4 = {c: ".4f" for c in year_cols + snap_cols + ["first_share", "last_share", "rise", "vintage_index", "human",
@@ -446,6 +510,9 @@ def _write_into(out: Path, data: ReportData, cfg: ReportConfig, warehouse: str) 
         snapshot_table=_table(data.snapshot_stats[[c for c in snap_cols if c in data.snapshot_stats]], f4),
         language_mix_table=_table(mix, {**{c: ".4f" for c in mix.columns}, S.YEAR: "d"}) if not mix.empty
         else "<p>No language_stats in this warehouse (audited before languages were recorded).</p>",
+        year_language_table=_table(year_langs[[c for c in year_lang_cols if c in year_langs]],
+                                   {**f4, S.LANGUAGE_SHARE: ".4f", S.N_DOCS_DETECTED: ","})
+        if by_language is not None else "<p>No year_language_stats in this warehouse.</p>",
         language_table=_table(langs[[c for c in lang_cols if c in langs]],
                               {**f4, S.LANGUAGE_SHARE: ".4f", S.N_DOCS_DETECTED: ","}))
     (out / "index.html").write_text(page, encoding="utf-8")

@@ -271,12 +271,12 @@ class Validator:
             gx = self.gx
             name = f"{suite.table}_v{suite.version}_{engine}_{len(self._checkpoints)}"
             batch = self._source(engine).add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
-            gx_suite = self.context.suites.add(gx.ExpectationSuite(name=name))
-            if with_set:
-                gx_suite.add_expectation(gx.expectations.ExpectTableColumnsToMatchSet(
-                    column_set=columns, exact_match=True, meta={"name": SCHEMA_SET}))
-            for c in checks:
-                gx_suite.add_expectation(_gx_expectation(gx, c))
+            expectations = [gx.expectations.ExpectTableColumnsToMatchSet(
+                column_set=columns, exact_match=True, meta={"name": SCHEMA_SET})] if with_set else []
+            expectations += [_gx_expectation(gx, c) for c in checks]
+            # built whole, then registered: GE 1.x saves a registered suite on every add_expectation and compares
+            # the new expectation with every one it holds (quadratic in the suite's size)
+            gx_suite = self.context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
             definition = self.context.validation_definitions.add(
                 gx.ValidationDefinition(name=name, data=batch, suite=gx_suite))
             self._checkpoints[key] = self.context.checkpoints.add(gx.Checkpoint(

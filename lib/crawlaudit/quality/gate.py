@@ -22,7 +22,8 @@ from crawlaudit.quality.expectations import Outcome, Validator, load_suites
 log = logging.getLogger(__name__)
 
 CONSISTENCY, DRIFT = "consistency", "drift"
-REQUIRED_SUITES = ("domain_stats", "snapshot_stats", "language_stats", "year_stats", CONSISTENCY, DRIFT)
+REQUIRED_SUITES = ("domain_stats", "snapshot_stats", "language_stats", "year_stats", "year_language_stats",
+                   CONSISTENCY, DRIFT)
 DRIFT_SHARES = (S.EXACT_DUP_FRAC, S.NEAR_DUP_FRAC, S.DUP_LINE_FRAC, S.CROSS_SNAPSHOT_NEAR_DUP_FRAC, S.SYNTHETIC_RATIO)
 
 

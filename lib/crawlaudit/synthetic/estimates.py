@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (ArrayType, BooleanType, DoubleType, IntegerType, LongType, StringType, StructField,
                                StructType)
@@ -28,6 +28,7 @@ from crawlaudit import schemas as S
 from crawlaudit.config import SyntheticConfig
 from crawlaudit.synthetic.detector import Calibration, Detector
 from crawlaudit.errors import ConfigError
+from crawlaudit.metrics.sums import exact_sum
 from crawlaudit.quality.validation import require_columns
 from crawlaudit.synthetic.vocabulary import Reference
 
@@ -337,16 +338,6 @@ def vintage_baseline(scores: DataFrame, n_words: int) -> VintageBaseline:
     p = (agg["sp"] or 0.0) / n if n else 0.0
     sd = float(np.sqrt(max((agg["spp"] or 0.0) / n - p * p, 0.0))) if n else 0.0
     return VintageBaseline(n, rates, f, float(np.sqrt(f * (1 - f) / max(n, 1))), p, sd / float(np.sqrt(max(n, 1))))
-
-
-_EXACT = "decimal(38,18)"
-
-
-def exact_sum(col: Column) -> Column:
-    """The sum of a double column whatever the order of its rows: each value rounded to 18 decimals, summed
-    exactly as a decimal, returned as a double. Spark's double sums differ in the last bits with the order in
-    which partitions arrive, and a baseline must give the same numbers whatever the order of the audits."""
-    return F.sum(col.cast(_EXACT)).cast("double")
 
 
 @dataclass

@@ -135,16 +135,27 @@ class SyntheticStep:
         """The snapshot's doc_scores rows (None without a model)."""
         return None if scores is None else audit.doc_score_rows(flagged, scores, self.name)
 
-    def year_rows(self, snapshot: str, year: int, view) -> DataFrame:
-        """year + ``SYNTHETIC_COLUMNS`` over the year's document scores of this detector; ``view(table)`` gives a
-        table's rows of the year (published snapshots plus the one being audited)."""
+    def year_rows(self, snapshot: str, year: int, view) -> tuple[DataFrame, DataFrame]:
+        """(year + ``SYNTHETIC_COLUMNS``, year + language + ``SYNTHETIC_COLUMNS``) over the year's document scores
+        of this detector; ``view(table)`` gives a table's rows of the year (published snapshots plus the one being
+        audited)."""
         if self.params is None:
-            return audit.year_synthetic_rows(view(tables.SNAPSHOT_STATS), None, None, self.cfg.vintage_before_year)
+            rows = view(tables.SNAPSHOT_STATS)
+            languages = view(tables.LANGUAGE_STATS)
+            return (audit.year_synthetic_rows(rows, None, None, self.cfg.vintage_before_year),
+                    audit.year_synthetic_rows(languages if languages is not None else
+                                              rows.withColumn(S.LANGUAGE, F.lit(None).cast("string")),
+                                              None, None, self.cfg.vintage_before_year, keys=[S.LANGUAGE]))
         docs = view(tables.DOC_SCORES).where(F.col(S.DETECTOR) == self.name)
-        prior = self.wh.read_marker_history(tables.SNAPSHOT_STATS, snapshot, [])
+        if S.LANGUAGE not in docs.columns:   # scores kept before languages were recorded
+            docs = docs.withColumn(S.LANGUAGE, F.lit(None).cast("string"))
         params, domains = self.params, None
         if self.cfg.human_reference == "vintage":  # the year is measured against the other years' vintage documents
             same_year = set(self.wh.year_snapshots(year)) | {snapshot}
             params, domains = self.baseline_for(sorted(same_year))
-        return audit.year_synthetic_rows(docs, params, prior.where(F.col(S.YEAR) != year),
-                                         self.cfg.vintage_before_year, domains)
+        before = self.cfg.vintage_before_year
+        other_years = F.col(S.YEAR) != year
+        pooled = self.wh.read_marker_history(tables.SNAPSHOT_STATS, snapshot, []).where(other_years)
+        by_language = self.wh.read_marker_history(tables.LANGUAGE_STATS, snapshot, [S.LANGUAGE]).where(other_years)
+        return (audit.year_synthetic_rows(docs, params, pooled, before, domains),
+                audit.year_synthetic_rows(docs, params, by_language, before, domains, keys=[S.LANGUAGE]))

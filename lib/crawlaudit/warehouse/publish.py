@@ -3,14 +3,15 @@
 1. ``stage``: each result DataFrame is written once as Parquet under ``<warehouse>/_staging/<run_id>/<table>`` and
    read back, so validation and publication read the same materialized rows (no plan recomputed), and a run
    killed before step 3 leaves every published table at its previous version (only its staging directory stays).
-2. ``validate``: domain_stats, snapshot_stats, year_stats (this snapshot's year: the published snapshots of the
-   year plus the staged one), the cross-table consistency row and the drift row against the previous audited
-   snapshot; every outcome is appended to ``validation_results``. A failed critical expectation moves the staging
-   directory to ``<warehouse>/_quarantine/<snapshot>/<run_id>`` and raises ``ValidationFailed``: nothing published.
+2. ``validate``: domain_stats, snapshot_stats, language_stats, the year tables (this snapshot's year: the published
+   snapshots of the year plus the staged one), the cross-table consistency row and the drift row against the
+   previous audited snapshot; every outcome is appended to ``validation_results``. A failed critical expectation
+   moves the staging directory to ``<warehouse>/_quarantine/<snapshot>/<run_id>`` and raises ``ValidationFailed``:
+   nothing published.
 3. ``publish``: one atomic Delta commit per table (replaceWhere on the snapshot's partition; MERGE into
-   content_hashes), each retried on a concurrent-write conflict; year_stats last, recomputed (and validated again)
-   whenever another snapshot of the year was published meanwhile, and checked after its commit, so two audits of
-   the same year running at once both end up counted.
+   content_hashes), each retried on a concurrent-write conflict; the year tables last (``tables.YEAR_TABLES``),
+   recomputed (and validated again) whenever another snapshot of the year was published meanwhile, and checked after
+   their commit, so two audits of the same year running at once both end up counted.
 
 Delta commits one table at a time. A run killed inside step 3 leaves the tables it reached at the new version
 (complete and validated) and its audit_runs row at ``running``; rerunning the snapshot replaces them. A snapshot
@@ -34,10 +35,14 @@ from crawlaudit.warehouse.store import Warehouse
 
 log = logging.getLogger(__name__)
 
-# publication order: the history later audits read, then the per-snapshot tables, year_stats last
+# publication order: the history later audits read, then the per-snapshot tables (the year tables follow)
 SNAPSHOT_TABLES = (tables.DOC_SIGNATURES, tables.DOC_HASHES, tables.DOC_SCORES, tables.TOKEN_SAMPLES,
                    tables.INGEST_ERRORS, tables.LANGUAGE_STATS, tables.DOMAIN_STATS, tables.SNAPSHOT_STATS)
 YEAR_ATTEMPTS = 6
+# ``year_rows(view, stage)``: a year's rows of the year tables (table → rows). ``view(table)`` gives a table's rows
+# of the year; ``stage(table, df)`` materializes ``df`` and returns it read back, so a table computed from another
+# one (year_stats from year_language_stats) starts from its staged rows
+YearRows = Callable[[Callable[[str], DataFrame], Callable[[str, DataFrame], DataFrame]], dict]
 
 
 class Publication:
@@ -49,7 +54,7 @@ class Publication:
         self.staging = wh.staging_dir(run.run_id)
         self.staged: dict[str, DataFrame] = {}
         self.outcomes: list[Outcome] = []
-        self.year_rows: Callable | None = None
+        self.year_rows: YearRows | None = None
         self.year = None
 
     def __enter__(self) -> "Publication":
@@ -77,10 +82,9 @@ class Publication:
             return staged
         return published.where(F.col(S.SNAPSHOT) != self.snapshot).unionByName(staged, allowMissingColumns=True)
 
-    def validate(self, year: int, year_rows: Callable[[Callable[[str], DataFrame]], DataFrame],
-                 n_docs_with_tokens: int) -> None:
+    def validate(self, year: int, year_rows: YearRows, n_docs_with_tokens: int) -> None:
         """Run every suite on the staged results; record the outcomes; quarantine and raise on a critical failure.
-        ``year_rows(view)`` computes year_stats from ``view(table)`` (the year's rows of a table)."""
+        ``year_rows(view, stage)`` computes the year tables (see ``YearRows``)."""
         self.year, self.year_rows = year, year_rows
         staged, run_id = self.staged, self.run.run_id
         out = self.gate.validate(tables.DOMAIN_STATS, staged[tables.DOMAIN_STATS], run_id)
@@ -105,7 +109,7 @@ class Publication:
             raise ValidationFailed(quality.failure_message(self.snapshot, failed, target, current), target)
 
     def publish(self) -> None:
-        """Commit every staged table, year_stats last; then drop the staging directory."""
+        """Commit every staged table, the year tables last; then drop the staging directory."""
         for table in SNAPSHOT_TABLES:
             if table in self.staged:
                 t0 = time.monotonic()
@@ -117,14 +121,14 @@ class Publication:
         self.wh.drop_staging(self.run.run_id)
 
     def _stage_year(self) -> list[Outcome]:
-        """Compute, stage and validate year_stats from the year's published snapshots plus this one."""
+        """Compute, stage and validate the year tables from the year's published snapshots plus this one."""
         self.year_snapshots = sorted(set(self.wh.year_snapshots(self.year)) | {self.snapshot})
-        frame = self.stage(tables.YEAR_STATS, self.year_rows(self.year_view))
-        return self.gate.validate(tables.YEAR_STATS, frame, self.run.run_id)
+        frames = self.year_rows(self.year_view, self.stage)
+        return [o for t in tables.YEAR_TABLES if t in frames for o in self.gate.validate(t, frames[t], self.run.run_id)]
 
     def _publish_year(self) -> None:
-        """Replace the year's year_stats row, recomputing it while the year's published snapshots differ from the
-        ones it was computed from (another audit of the same year landed in between)."""
+        """Replace the year's rows of the year tables, recomputing them while the year's published snapshots differ
+        from the ones they were computed from (another audit of the same year landed in between)."""
         for attempt in range(1, YEAR_ATTEMPTS + 1):
             if self.wh.year_snapshots(self.year) != self.year_snapshots:
                 log.info("%s: year %d changed meanwhile; recomputing year_stats", self.snapshot, self.year)
@@ -133,9 +137,11 @@ class Publication:
                 failed = quality.blocking(out)
                 if failed:
                     raise ValidationFailed(quality.failure_message(self.snapshot, failed, None) +
-                                           f" (year_stats {self.year} left as it was)")
+                                           f" (the year tables of {self.year} left as they were)")
             try:
-                self.wh.replace_year(self.staged[tables.YEAR_STATS], tables.YEAR_STATS, self.year)
+                for table in tables.YEAR_TABLES:
+                    if table in self.staged:
+                        self.wh.replace_year(self.staged[table], table, self.year)
             except tables.conflict_types() as e:
                 log.warning("%s: year_stats %d conflict (%s), attempt %d", self.snapshot, self.year,
                             type(e).__name__, attempt)
@@ -196,16 +202,24 @@ def revalidate(wh: Warehouse, gate: quality.Gate, table: str, snapshot: str) -> 
     return run_id, out
 
 
-def republish(wh: Warehouse, gate: quality.Gate, snapshot: str, frames: dict[str, DataFrame], run_id: str,
-              year: int | None = None) -> bool:
-    """Stage, validate and commit replacement rows of published tables (``frames``: table → rows of ``snapshot``,
-    or of ``year`` for year_stats), as a refresh does when an audit changed the inputs of other snapshots'
-    numbers. Outcomes go to validation_results under ``run_id``; a critical failure publishes nothing (logged,
-    False): the rows stay as they were."""
+def republish(wh: Warehouse, gate: quality.Gate, snapshot: str, frames, run_id: str, year: int | None = None
+              ) -> bool:
+    """Stage, validate and commit replacement rows of published tables, as a refresh does when an audit changed
+    the inputs of other snapshots' numbers. ``frames``: table → rows of ``snapshot`` (of ``year`` for the year
+    tables), or a function of ``stage(table, df)`` returning them (see ``YearRows``). Outcomes go to
+    validation_results under ``run_id``; a critical failure publishes nothing (logged, False): the rows stay as
+    they were."""
     staged, outcomes = {}, []
+
+    def stage(table: str, df: DataFrame) -> DataFrame:
+        staged[table] = wh.stage(df, run_id, snapshot, table)
+        return staged[table]
+
     try:
+        frames = frames(stage) if callable(frames) else frames
         for table, df in frames.items():
-            staged[table] = wh.stage(df, run_id, snapshot, table)
+            if table not in staged:
+                stage(table, df)
             outcomes += gate.validate(table, staged[table], run_id)
         wh.append_rows(quality.outcome_rows(wh.spark, outcomes, run_id, snapshot), tables.VALIDATION_RESULTS)
         failed = quality.blocking(outcomes)
@@ -213,7 +227,7 @@ def republish(wh: Warehouse, gate: quality.Gate, snapshot: str, frames: dict[str
             log.error("refresh of %s not published: %s", snapshot, quality.failure_message(snapshot, failed, None))
             return False
         for table, df in staged.items():
-            if table == tables.YEAR_STATS:
+            if table in tables.YEAR_TABLES:
                 tables.retry_on_conflict(lambda: wh.replace_year(df, table, year), f"{table} {year}")
             else:
                 wh.replace_snapshot(df, table, snapshot)

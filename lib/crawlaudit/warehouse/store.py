@@ -105,13 +105,14 @@ class Warehouse:
         return None if df is None else df.where(_snapshot_predicate(snapshot))
 
     def read_year(self, table: str, year: int):
-        """The rows of ``table`` in ``year``: by its year column (year_stats), else by the snapshot's year."""
+        """The rows of ``table`` in ``year``: by its year column (``tables.YEAR_TABLES``), else by the snapshot's
+        year."""
         from pyspark.sql import functions as F
 
         df = self.read(table)
         if df is None:
             return None
-        if table == T.YEAR_STATS:
+        if table in T.YEAR_TABLES:
             return df.where(F.col(S.YEAR) == int(year))
         return df.where(F.col(S.SNAPSHOT).startswith(f"CC-MAIN-{int(year)}-"))
 

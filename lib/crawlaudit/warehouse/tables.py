@@ -5,6 +5,8 @@
 - ``doc_signatures``: each snapshot's MinHash signatures, partitioned by snapshot, read by later audits.
 - ``doc_hashes``: each snapshot's content hashes per document, partitioned by snapshot, read when a snapshot's
   reuse of earlier ones is refreshed.
+- ``year_stats``, ``year_language_stats``: partitioned by year; each audit recomputes its year's rows from the year's
+  published snapshots and replaces them.
 - ``content_hashes``: MERGE, keeping for each hash the earliest snapshot that contained it.
 - ``audit_runs``: MERGE on run_id (the row goes from running to succeeded, failed or validation_failed).
 - ``validation_results``: appended, one row per expectation per validation (partitioned by snapshot).
@@ -27,6 +29,10 @@ INGEST_ERRORS = "ingest_errors"
 CONTENT_HASHES = "content_hashes"
 AUDIT_RUNS = "audit_runs"
 YEAR_STATS = "year_stats"
+YEAR_LANGUAGE_STATS = "year_language_stats"
+# the tables keyed by year (partitioned by year, replaced a year at a time); year_stats last: its weighted entropy
+# is computed from the year's year_language_stats rows
+YEAR_TABLES = (YEAR_LANGUAGE_STATS, YEAR_STATS)
 TOKEN_SAMPLES = "token_samples"
 DOC_SIGNATURES = "doc_signatures"
 DOC_HASHES = "doc_hashes"
