@@ -251,6 +251,27 @@ def test_doc_signatures_kept_for_later_snapshots(audited):
     assert {len(x) for x in sigs.column("signature").to_pylist()} == {128}
 
 
+def test_doc_hashes_say_where_to_reread_each_record_and_its_cluster(audited):
+    """Each document's file, offset and record id in doc_hashes lead back to its record (the gzip member at the
+    offset holds that WARC-Record-ID and URL); its component is its cluster's smallest doc_id."""
+    import zlib
+
+    rows = table(audited["wh"], "doc_hashes")
+    assert rows and all(r["file"] and r["record_id"] and r["url"] and r["offset"] >= 0 for r in rows)
+    for r in sorted(rows, key=lambda r: r["doc_id"])[::25]:
+        with open(r["file"].removeprefix("file://"), "rb") as f:
+            f.seek(r["offset"])
+            member = zlib.decompressobj(wbits=31).decompress(f.read(1 << 20))
+        head = member.split(b"\r\n\r\n", 1)[0].decode()
+        assert f"WARC-Record-ID: {r['record_id']}" in head and f"WARC-Target-URI: {r['url']}" in head, head
+    by_snapshot = defaultdict(set)
+    for r in rows:
+        by_snapshot[r["snapshot"]].add(r["doc_id"])
+    clustered = [r for r in rows if r["component"] != r["doc_id"]]
+    assert clustered and all(r["component"] < r["doc_id"] and r["component"] in by_snapshot[r["snapshot"]]
+                             for r in clustered)
+
+
 def test_larger_planted_vocabulary_means_higher_entropy(audited):
     truth = audited["truth"]["snapshots"]
     by_vocab = defaultdict(list)

@@ -17,7 +17,7 @@ from crawlaudit.ingest.language import SOURCE_DETECTED, UNDETERMINED
 
 
 FLAG_INPUT_COLUMNS = [S.SNAPSHOT, S.REGISTERED_DOMAIN, S.DOC_ID, S.URL, S.N_TOKENS, S.N_CHARS, S.LANGUAGE,
-                      S.LANGUAGE_SOURCE]
+                      S.LANGUAGE_SOURCE, S.FILE, S.OFFSET, S.RECORD_ID]
 MAIN_COLUMNS = [S.DOC_ID, S.CONTENT_HASH, S.N_TEMPLATE_LINES, S.HAS_MAIN_CONTENT]
 
 
@@ -72,7 +72,8 @@ def _with_cross_snapshot_near_dup_flag(signatures: DataFrame, prior_signatures: 
 
 
 def doc_hash_rows(flagged: DataFrame, hashed_text: str) -> DataFrame:
-    """The ``doc_hashes`` rows of a snapshot (every document; its main content's hash, null when it has none)."""
+    """The ``doc_hashes`` rows of a snapshot (every document: its main content's hash, null when it has none; its
+    WET file, offset and record id; its near-duplicate cluster)."""
     return flagged.withColumn(S.HASHED_TEXT, F.lit(hashed_text)).select(*S.DOC_HASHES_COLUMNS)
 
 

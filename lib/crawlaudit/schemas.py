@@ -257,8 +257,10 @@ TOKEN_SAMPLES_COLUMNS = [SNAPSHOT, LANGUAGE, DOC_ID, TOKENS]   # one budget samp
 INGEST_ERRORS_COLUMNS = [SNAPSHOT, FILE, OFFSET, RECORD_ID, ERROR_KIND, MESSAGE, RUN_ID]
 CONTENT_HASHES_COLUMNS = [CONTENT_HASH, FIRST_SNAPSHOT, FIRST_URL, HASHED_TEXT]
 # every document's content hash, kept so a snapshot's reuse of earlier ones is re-measured when an earlier snapshot
-# is audited after it (content_hashes only knows each hash's first snapshot)
-DOC_HASHES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, CONTENT_HASH, HASHED_TEXT, LANGUAGE, LANGUAGE_SOURCE]
+# is audited after it (content_hashes only knows each hash's first snapshot); with where to re-read the record and
+# its near-duplicate cluster (component), the per-document evidence a curation export starts from
+DOC_HASHES_COLUMNS = [SNAPSHOT, DOC_ID, REGISTERED_DOMAIN, CONTENT_HASH, HASHED_TEXT, LANGUAGE, LANGUAGE_SOURCE, URL,
+                      FILE, OFFSET, RECORD_ID, COMPONENT]
 # the columns that depend on which earlier snapshots were audited (refreshed when one is audited later)
 REUSE_COLUMNS = [N_CROSS_SNAPSHOT_DUP_DOCS, CROSS_SNAPSHOT_DUP_FRAC, N_CROSS_SNAPSHOT_NEAR_DUP_DOCS,
                  CROSS_SNAPSHOT_NEAR_DUP_FRAC]
