@@ -71,3 +71,62 @@ def test_same_rows_whatever_the_partitioning(spark, partitions):
     policy = V.PRESETS["vintage-human-unique"]
     assert curate(spark, policy, partitions) == curate(spark, policy)
 
+
+def test_export_of_the_audited_warehouse(audited, spark, tmp_path, capsys):
+    """`crawlaudit export` on the e2e warehouse (vintage-human-unique): a row per document; kept rows are vintage
+    first copies and cluster representatives the detector does not call AI, one per text and per cluster; the
+    documents whose text an earlier snapshot had are the audit's cross-snapshot duplicates; the offsets list is the
+    kept rows'; 16 shuffle partitions give the same rows."""
+    from crawlaudit import cli
+    from crawlaudit.warehouse import Warehouse
+
+    def export(out, *extra):
+        args = ["export", "--warehouse", audited["wh"], "--year", "2019", "--year", "2021", "--snapshot",
+                "CC-MAIN-2024-22", "--out", str(out), *audited["model_args"], *extra]
+        assert cli.main(args) == 0
+        return {r["doc_id"]: r for r in (x.asDict() for x in spark.read.parquet(str(out / "curation")).collect())}
+
+    rows = export(tmp_path / "a")
+    printed = capsys.readouterr().out
+    snaps = {r["snapshot"]: r for r in Warehouse.at(audited["wh"]).read_arrow("snapshot_stats").to_pylist()}
+    assert {s: sum(r["snapshot"] == s for r in rows.values()) for s in snaps} == {s: r["n_docs"] for s, r in snaps.items()}
+    for s, r in snaps.items():
+        assert f"{r['year']}: {r['n_docs']:,} documents, kept " in printed
+    kept = [r for r in rows.values() if r["keep"]]
+    assert kept and all(r["drop_reason"] is None and r["is_first_copy"] and r["is_cluster_representative"]
+                        and r["vintage"] and not r["is_reposted"] and (r["ai_prob"] is None or r["ai_prob"] < 0.5)
+                        for r in kept)
+    assert not [r for r in kept if r["year"] >= 2023] and {r["year"] for r in kept} == {2019, 2021}
+    for key in ("exact_dup_group", "near_dup_cluster"):                    # one document per text, per cluster
+        assert len({r[key] for r in kept}) == len(kept), key
+    for s, r in snaps.items():    # seen in an earlier snapshot: what the audit counted against content_hashes
+        mine = [x for x in rows.values() if x["snapshot"] == s]
+        assert sum(x["first_seen_snapshot"] < s for x in mine) == r["n_cross_snapshot_dup_docs"], s
+        assert sum(x["drop_reason"] == V.REPOSTED for x in mine) <= r["n_cross_snapshot_near_dup_docs"], s
+    likely_ai = [r for r in rows.values() if r["drop_reason"] == V.LIKELY_AI]
+    assert likely_ai and {r["language"] for r in likely_ai} == {"eng"} and min(r["ai_prob"] for r in likely_ai) >= 0.5
+    lines = set()
+    for f in (tmp_path / "a" / "keep_offsets").glob("part-*"):
+        lines |= set(f.read_text().split("\n")) - {""}
+    assert lines == {f"{r['warc_file']} {r['warc_offset']}" for r in kept}
+    partitions = spark.conf.get("spark.sql.shuffle.partitions")
+    try:
+        assert export(tmp_path / "b", "--set", "spark.shuffle_partitions=16") == rows
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", partitions)
+
+
+def test_export_refuses_snapshots_audited_before_the_evidence_was_kept(spark, tmp_path):
+    from crawlaudit.config import DedupConfig
+    from crawlaudit.curation import export
+    from crawlaudit.errors import InputError
+    from crawlaudit.metrics.neardup import NearDupParams
+    from crawlaudit.warehouse import Warehouse
+
+    wh = Warehouse.at(str(tmp_path / "wh"), spark)
+    old = spark.createDataFrame([(A, "a0", "old.org", "h1", "main", "eng", "header")],
+                                "snapshot string, doc_id string, registered_domain string, content_hash string, "
+                                "hashed_text string, language string, language_source string")
+    wh.replace_snapshot(old, "doc_hashes", A)
+    with pytest.raises(InputError, match="re-audit"):
+        export.curate(wh, [A], V.PRESETS["dedup-only"], NearDupParams.from_config(DedupConfig()), None, 30, 2)

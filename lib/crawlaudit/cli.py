@@ -492,6 +492,53 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def export_policy(cfg):
+    """The curation policy of ``cfg.export``: its preset with the fields it sets."""
+    import dataclasses as dc
+
+    from crawlaudit.curation import view
+
+    policy = dc.replace(view.PRESETS[cfg.export.preset], vintage_before_year=cfg.synthetic.vintage_before_year)
+    for name in ("max_ai_prob", "min_domain_vintage_index", "languages", "drop_reposts"):
+        value = getattr(cfg.export, name)
+        if value is not None:
+            policy = dc.replace(policy, **{name: value})
+    return policy
+
+
+def _cmd_export(args) -> int:
+    """Write the curation view of the chosen snapshots and print kept and dropped documents by reason, per year."""
+    from crawlaudit import session
+    from crawlaudit.curation import export
+    from crawlaudit.metrics.neardup import NearDupParams
+
+    cfg = config_from_args(args)
+    wh = preflight(cfg)
+    policy = export_policy(cfg)
+    detector = None
+    if cfg.synthetic.model and policy.max_ai_prob is not None:
+        from crawlaudit.synthetic.estimates import Scorer
+
+        detector = Scorer.load(cfg.synthetic.model).name
+    out = args.out or cfg.export.out or wh.location.spark_uri("_export")
+    with session.spark_session(cfg.spark, wh.location) as spark:
+        wh = wh.with_spark(spark)
+        snapshots = list(args.snapshot or [])
+        for y in args.year or []:
+            snapshots += wh.year_snapshots(int(y))
+        for s in snapshots:
+            parse_snapshot(s)
+        if not snapshots:
+            raise CrawlauditError("nothing to export: give --snapshot or --year (of audited snapshots)")
+        result = export.curate(wh, sorted(set(snapshots)), policy, NearDupParams.from_config(cfg.dedup), detector,
+                               cfg.report.min_docs, cfg.report.vintage_min_years)
+        export.write(result, out)
+    print(f"export ({cfg.export.preset}): {out}/curation (Parquet by snapshot), {out}/keep_offsets (warc_file offset)")
+    for line in export.summary_lines(result.summary):
+        print(f"  {line}")
+    return 0
+
+
 def _cmd_submit_command(args) -> int:
     """Print the spark-submit (or EMR step) command for a job, from the profile's ``submit`` section."""
     import shlex
@@ -648,6 +695,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render the page in headless Chromium and exit 1 unless every plot loaded")
     s.add_argument("--screenshot", metavar="PNG", help="also save a full-page screenshot (implies --check-browser)")
     s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("export", help="write the per-document curation view: what to keep, and why",
+                       description="One row per document of the chosen audited snapshots, from the warehouse's "
+                                   "tables (no crawl re-read): where to re-read it (warc_file, warc_offset, "
+                                   "warc_record_id), its AI probability, exact-duplicate group and first copy, "
+                                   "near-duplicate cluster and representative, the snapshot its text was first seen "
+                                   "in, vintage, the domain's vintage index, keep and the first drop reason (no main "
+                                   "content, duplicate, near-duplicate, reposted, likely AI, low-trust domain, "
+                                   "language, not vintage) under the export section's policy. Writes Parquet "
+                                   "partitioned by snapshot and the kept records' 'warc_file offset' lines; prints "
+                                   "the documents kept and dropped by reason per year.")
+    add_config_arguments(s)
+    s.add_argument("--warehouse", help="warehouse root (default from config)")
+    s.add_argument("--snapshot", action="append", help="an audited snapshot to export (repeatable)")
+    s.add_argument("--year", action="append", help="export every audited snapshot of this year (repeatable)")
+    s.add_argument("--out", help="output directory, local or remote (default: export.out, else <warehouse>/_export)")
+    s.set_defaults(func=_cmd_export)
 
     s = sub.add_parser("submit-command", help="print the spark-submit command for a job on YARN, Kubernetes, EMR "
                                               "or a standalone cluster (scripts/submit.sh runs it)",

@@ -374,6 +374,31 @@ class ReportConfig:
     vintage_min_years: int = field(default=2, metadata=_rng(1))
 
 
+EXPORT_PRESETS = ("vintage-human-unique", "dedup-only")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """``crawlaudit export`` (see ``curation.view.Policy``): ``preset`` (vintage-human-unique: human, first copy, first
+    seen before synthetic.vintage_before_year; dedup-only: first copies and cluster representatives), and the policy
+    fields that override it (null: the preset's). ``out``: where the export goes (null: ``<warehouse>/_export``)."""
+
+    preset: str = "vintage-human-unique"
+    max_ai_prob: float | None = field(default=None, metadata=_rng(0, 1))
+    min_domain_vintage_index: float | None = field(default=None, metadata=_rng(0, 1))
+    languages: tuple[str, ...] | None = None
+    drop_reposts: bool | None = None
+    out: str | None = None
+
+    def __post_init__(self):
+        if self.preset not in EXPORT_PRESETS:
+            raise ConfigError(f"export.preset = {self.preset!r}: expected one of {', '.join(EXPORT_PRESETS)}")
+        bad = [c for c in self.languages or () if not re.fullmatch(r"[a-z]{3}", c)]
+        if bad or self.languages == ():
+            raise ConfigError(f"export.languages = {list(self.languages)}: expected ISO 639-3 codes (e.g. [eng, deu]) "
+                              f"or null for any")
+
+
 @dataclass(frozen=True)
 class Config:
     spark: SparkConfig = field(default_factory=SparkConfig)
@@ -387,6 +412,7 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     submit: SubmitConfig = field(default_factory=SubmitConfig)
 
 
