@@ -9,6 +9,7 @@ N/largest of its files is
      Delta writes included),
 printing per N the wall time, docs/s, the ratio to the parse-only pass, time(N)/time(previous N), and the peak RSS
 of the JVM, the driver (cumulative over the run) and the largest Python worker (sampled from /proc while it runs).
+With --curation, then ``crawlaudit export`` and ``crawlaudit extract`` of each audited snapshot (rows/s, MB/s).
 
 Stage "pooled": --rows document score rows of one snapshot generated in Spark (no Python per row), then on Spark
 local[--procs] with ``spark.executor.pyspark.memory`` = --worker-memory:
@@ -165,7 +166,7 @@ def audit_stage(args) -> None:
     truth_docs = json.loads((corpus / "ground_truth.json").read_text())["snapshots"][SNAPSHOT]
     print(f"{'N':>8}{'docs':>9}{'domains':>9}{'seconds':>9}{'docs/s':>9}{'parse/s':>10}{'vs parse':>10}"
           f"{'t/t(prev)':>11}{'JVM MB':>8}{'driver MB':>11}{'worker MB':>11}", flush=True)
-    previous = None
+    previous, curation = None, []
     for n in sizes:
         manifest, files = sub_manifest(corpus, out, max(1, round(FILES * n / sizes[-1])))
         parsed, parse_s = timed_pool(parse_only, files, args.procs)
@@ -188,6 +189,8 @@ def audit_stage(args) -> None:
                 if not auditor.audit(SNAPSHOT):
                     raise SystemExit(f"the audit of {SNAPSHOT} at N = {n} failed: see the log above")
                 elapsed = time.perf_counter() - t
+            if args.curation:
+                curation.append((n, *curation_pass(spark, cfg, out / f"export-{n}")))
         rows = Warehouse.at(str(wh)).read_arrow("snapshot_stats").to_pylist()
         docs = sum(r["n_docs"] for r in rows)
         domains = len(Warehouse.at(str(wh)).read_arrow("domain_stats").to_pylist())
@@ -197,8 +200,39 @@ def audit_stage(args) -> None:
               f"{_hwm(os.getpid()):>11.0f}{peak.worker_mb:>11.0f}", flush=True)
         previous = elapsed
     print(f"(corpus: {truth_docs['n_docs']:,} documents in {FILES} files; N uses the first N/{sizes[-1]:,} of them)")
+    if curation:
+        print(f"\ncuration, preset dedup-only (the bench snapshot is post-2023: vintage-human-unique would keep none)\n"
+              f"{'N':>8}{'rows':>9}{'export s':>10}{'rows/s':>9}{'kept':>9}{'extract s':>11}{'docs/s':>9}{'MB':>8}"
+              f"{'MB/s':>7}{'errors':>8}")
+        for n, n_rows, export_s, totals, extract_s in curation:
+            print(f"{n:>8,}{n_rows:>9,}{export_s:>10.1f}{n_rows / export_s:>9.0f}{totals['n_docs']:>9,}"
+                  f"{extract_s:>11.1f}{totals['n_docs'] / extract_s:>9.0f}{totals['n_bytes'] / 1e6:>8.1f}"
+                  f"{totals['n_bytes'] / 1e6 / extract_s:>7.1f}{sum(totals['errors'].values()):>8}", flush=True)
     if args.event_log:
         print_profile(Path(args.event_log))
+
+
+def curation_pass(spark, cfg, out: Path) -> tuple[int, float, dict, float]:
+    """``crawlaudit export`` (preset dedup-only) and ``crawlaudit extract`` of the audited snapshot, timed apart:
+    (export rows, export seconds, extract totals, extract seconds)."""
+    from crawlaudit import cli
+    from crawlaudit.curation import export, extract
+    from crawlaudit.metrics.neardup import NearDupParams
+    from crawlaudit.warehouse import Warehouse
+
+    cfg = dataclasses.replace(cfg, export=dataclasses.replace(cfg.export, preset="dedup-only"))
+    wh = Warehouse.from_config(cfg.output, spark)
+    t = time.perf_counter()
+    result = export.curate(wh, [SNAPSHOT], cli.export_policy(cfg), NearDupParams.from_config(cfg.dedup), None,
+                           cfg.report.min_docs, cfg.report.vintage_min_years)
+    export.write(result, str(out))
+    export_s = time.perf_counter() - t
+    n_rows = sum(r["n_docs"] for r in result.summary)
+    t = time.perf_counter()
+    kept = extract.kept_rows(spark, str(out))
+    rows = extract.extract(kept, cfg.input, spark.sparkContext.defaultParallelism * 4)
+    totals = extract.write(rows, str(out / "text"))
+    return n_rows, export_s, totals, time.perf_counter() - t
 
 
 def print_profile(events: Path, top: int = 20) -> None:
@@ -246,6 +280,8 @@ def main(argv=None) -> int:
                         "synthetic.distributed_min_docs=0")
     p.add_argument("--event-log", metavar="DIR", help="write Spark's event log of the audited runs to DIR (for a "
                    "per-query profile: each SQL execution's description and time)")
+    p.add_argument("--curation", action="store_true", help="after each audit, time crawlaudit export (preset "
+                   "dedup-only) and crawlaudit extract of the snapshot: export rows/s, extract docs/s and MB/s")
     p.add_argument("--one-group", type=int, default=0, metavar="N",
                    help="time the one-worker-per-group path on N rows instead (for comparison)")
     args = p.parse_args(argv)

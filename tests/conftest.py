@@ -27,10 +27,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # seconds (C1 only: 225 s in all, the same wall time alone and less contention with a second worker)
 os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=400m")
 
-# Test modules that audit, in the order they are handed out: longest first (scripts/test.sh's --durations), so
-# the two workers end together; the others follow in file order.
-FIRST_MODULES = ("test_publication", "test_audit_order", "test_cluster", "test_s3_warehouse", "test_schedule",
-                 "test_job_audit_snapshot", "test_collapse")
+# Test modules that audit, in the order they are handed out: the one that builds the end-to-end audit and the
+# longest one that does not need it first, then the others longest first (scripts/test.sh's --durations), so the
+# two workers end together; the rest follow in file order.
+FIRST_MODULES = ("test_publication", "test_audit_order", "test_s3_warehouse", "test_reruns", "test_cluster",
+                 "test_job_audit_snapshot", "test_collapse", "test_schedule")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -56,19 +57,26 @@ def no_network(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory):
+def spark(tmp_path_factory, worker_id):
+    """The workers' sessions start one at a time: the first one resolves Delta's jars into the Ivy cache, which is
+    not safe for two processes at once (on a cold cache, concurrent resolutions corrupt each other's downloads)."""
+    from filelock import FileLock
+
     from crawlaudit import session
     from crawlaudit.config import SparkConfig
 
     warehouse_dir = tmp_path_factory.mktemp("spark-warehouse")
-    s = session.build(SparkConfig(
-        master="local[2]", shuffle_partitions=2, driver_memory="2g",
-        conf={
-            "spark.databricks.delta.snapshotPartitions": 1,
-            "spark.sql.warehouse.dir": str(warehouse_dir),
-            "spark.default.parallelism": 2,
-        },
-    ))
+    lock = tmp_path_factory.getbasetemp() / "ivy.lock" if worker_id == "master" else \
+        tmp_path_factory.getbasetemp().parent / "ivy.lock"
+    with FileLock(str(lock)):
+        s = session.build(SparkConfig(
+            master="local[2]", shuffle_partitions=2, driver_memory="2g",
+            conf={
+                "spark.databricks.delta.snapshotPartitions": 1,
+                "spark.sql.warehouse.dir": str(warehouse_dir),
+                "spark.default.parallelism": 2,
+            },
+        ))
     yield s
     s.stop()
 
@@ -108,3 +116,21 @@ def audited(spark, tmp_path_factory, worker_id):
 
     result = json.loads(done.read_text())
     return {**result, "corpus": Path(result["corpus"]), "job": load_job()}
+
+
+@pytest.fixture(scope="module")
+def gate():
+    """The expectation gate of the publication tests (no data docs)."""
+    from crawlaudit.config import QualityConfig
+    from crawlaudit.quality import gate as quality
+
+    return quality.Gate(QualityConfig(data_docs=False))
+
+
+@pytest.fixture(scope="module")
+def source(audited, tmp_path_factory):
+    """A copy of the end-to-end warehouse (one per test module) and its original numbers (tests/published.py)."""
+    from tests.published import copy_warehouse, numbers
+
+    wh = copy_warehouse(audited["wh"], tmp_path_factory.mktemp("published") / "wh")
+    return {"wh": wh, "numbers": numbers(wh)}

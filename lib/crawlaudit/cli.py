@@ -14,7 +14,7 @@ from pathlib import Path
 
 from crawlaudit import __version__
 from crawlaudit.config import SUBMIT_TARGETS, Config, config_to_dict, load_config, parse_snapshot
-from crawlaudit.errors import ConfigError, CrawlauditError
+from crawlaudit.errors import ConfigError, CrawlauditError, InputError
 from crawlaudit.ops.submit import JOBS
 
 DEFAULT_CONFIG = "conf/local.yaml"
@@ -148,10 +148,10 @@ def _cmd_sample_labeled(args) -> int:
 
 
 def _cmd_sample_corpus(args) -> int:
-    from crawlaudit.devtools.corpus import read_texts, write_corpus
+    from crawlaudit.devtools.corpus import DOCUMENTS_FILE, read_texts, write_corpus
 
     out = Path(args.out)
-    if (out / "ground_truth.json").exists() and not args.force:
+    if (out / "ground_truth.json").exists() and (out / DOCUMENTS_FILE).exists() and not args.force:
         print(f"{out}/ground_truth.json exists; keeping it (use --force to regenerate)")
         return 0
     try:
@@ -394,8 +394,32 @@ def _cmd_check_truth(args) -> int:
         print(f"  n_docs mismatches: {r['n_docs_mismatch'][:5]}; missing: {r['missing'][:5]}")
     ok = _check_languages(wh, json.loads(truth_path.read_text()), rows) and ok
     ok = _check_synthetic(args, wh, json.loads(truth_path.read_text()), rows) and ok
+    if args.export:
+        ok = _check_curation(args.export, args.corpus) and ok
     print("ground truth: " + ("MATCHES" if ok else "DOES NOT MATCH") + f" (tolerance {args.tolerance})")
     return 0 if ok else 1
+
+
+def _check_curation(export_dir: str, corpus: str) -> bool:
+    """An export's keep (vintage-human-unique) against the corpus's per-document truth; prints what differs."""
+    import pyarrow.dataset as ds
+
+    from crawlaudit.devtools.corpus import compare_curation, read_document_truth
+
+    try:
+        documents = read_document_truth(corpus)
+        rows = ds.dataset(f"{export_dir.rstrip('/')}/curation", format="parquet", partitioning="hive").to_table()
+    except FileNotFoundError as e:
+        print(f"  curation export not checked: {e}")
+        return False
+    r = compare_curation(rows.to_pylist(), documents)
+    print(f"  curation export: keep equals the planted truth (vintage-human-unique) for {r['n_agree']:,} of "
+          f"{r['n_planted']:,} planted documents ({r['n_kept']:,} kept"
+          + (f"; {r['n_vintage_ai']:,} model-written documents planted before the vintage year count as human by "
+             f"their date" if r["n_vintage_ai"] else "") + ")")
+    for example in r["examples"]:
+        print(f"    differs: {example}")
+    return r["n_agree"] == r["n_planted"] > 0
 
 
 def _cmd_simulate_collapse(args) -> int:
@@ -499,7 +523,8 @@ def export_policy(cfg):
     from crawlaudit.curation import view
 
     policy = dc.replace(view.PRESETS[cfg.export.preset], vintage_before_year=cfg.synthetic.vintage_before_year)
-    for name in ("max_ai_prob", "min_domain_vintage_index", "languages", "drop_reposts"):
+    for name in ("max_ai_prob", "min_domain_vintage_index", "languages", "drop_reposts", "reposts_count_as_vintage",
+                 "judge_vintage"):
         value = getattr(cfg.export, name)
         if value is not None:
             policy = dc.replace(policy, **{name: value})
@@ -526,10 +551,12 @@ def _cmd_export(args) -> int:
         snapshots = list(args.snapshot or [])
         for y in args.year or []:
             snapshots += wh.year_snapshots(int(y))
+        if args.all:
+            snapshots += wh.published_snapshots()
         for s in snapshots:
             parse_snapshot(s)
         if not snapshots:
-            raise CrawlauditError("nothing to export: give --snapshot or --year (of audited snapshots)")
+            raise CrawlauditError("nothing to export: give --snapshot, --year or --all (of audited snapshots)")
         result = export.curate(wh, sorted(set(snapshots)), policy, NearDupParams.from_config(cfg.dedup), detector,
                                cfg.report.min_docs, cfg.report.vintage_min_years)
         export.write(result, out)
@@ -537,6 +564,36 @@ def _cmd_export(args) -> int:
     for line in export.summary_lines(result.summary):
         print(f"  {line}")
     return 0
+
+
+def _cmd_extract(args) -> int:
+    """Read the kept documents of an export back from the WET files into JSONL or Parquet shards."""
+    from crawlaudit import session
+    from crawlaudit.curation import extract
+    from crawlaudit.warehouse import Warehouse
+
+    cfg = config_from_args(args)
+    rebase = {}
+    for item in args.rebase:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            raise InputError(f"--rebase {item!r}: expected OLD_PREFIX=NEW_PREFIX")
+        rebase[old] = new
+    if args.format not in extract.FORMATS:
+        raise InputError(f"--format {args.format!r}: expected one of {', '.join(extract.FORMATS)}")
+    out = args.out or f"{args.source.rstrip('/')}/text"
+    location = Warehouse.from_config(cfg.output).location
+    with session.spark_session(cfg.spark, location) as spark:
+        kept = extract.kept_rows(spark, args.source)
+        n_files = kept.select(extract.V.WARC_FILE).distinct().count()
+        print(f"extract: reading the kept records of {n_files:,} files from {args.source}")
+        rows = extract.extract(kept, cfg.input, min(n_files, spark.sparkContext.defaultParallelism * 4), rebase)
+        totals = extract.write(rows, out, args.format, args.shard_docs)
+    errors = ", ".join(f"{k} {v:,}" for k, v in totals["errors"].items()) or "none"
+    print(f"extract: {totals['n_docs']:,} documents ({totals['n_bytes'] / 1e6:,.1f} MB of text) in "
+          f"{out}/documents ({args.format}); errors: {errors}" + (f" (rows in {out}/errors)" if totals["errors"]
+                                                                    else ""))
+    return 1 if totals["errors"] else 0
 
 
 def _cmd_submit_command(args) -> int:
@@ -631,6 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", default="sample_corpus", help="corpus directory (default: sample_corpus)")
     add_config_arguments(s)
     s.add_argument("--warehouse", help="warehouse root (default from config: output.warehouse)")
+    s.add_argument("--export", metavar="DIR", help="also compare a vintage-human-unique curation export (crawlaudit "
+                                                   "export --out DIR) with the planted per-document truth")
     s.add_argument("--min-docs", type=int, default=50, help="check domains with at least this many documents")
     s.add_argument("--tolerance", type=float, default=0.02,
                    help="largest allowed absolute error of any duplication share (default 0.02)")
@@ -710,8 +769,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--warehouse", help="warehouse root (default from config)")
     s.add_argument("--snapshot", action="append", help="an audited snapshot to export (repeatable)")
     s.add_argument("--year", action="append", help="export every audited snapshot of this year (repeatable)")
+    s.add_argument("--all", action="store_true", help="export every audited snapshot")
     s.add_argument("--out", help="output directory, local or remote (default: export.out, else <warehouse>/_export)")
     s.set_defaults(func=_cmd_export)
+
+    s = sub.add_parser("extract", help="read the kept documents of an export back from the WET files",
+                       description="For every kept row of a curation export (crawlaudit export), read its record "
+                                   "from the WET file at the exported offset (a ranged read over S3 or HTTP with the "
+                                   "input section's retries, a seek in a local file), check it is the record the "
+                                   "audit saw (WARC-Record-ID), and write its text with url, doc_id, snapshot, "
+                                   "registered_domain and language as JSONL or Parquet shards under OUT/documents; "
+                                   "records that cannot be read go to OUT/errors. Exit 1 when any record failed.")
+    add_config_arguments(s)
+    s.add_argument("--from", dest="source", required=True, metavar="EXPORT",
+                   help="the export directory (the --out of crawlaudit export), local or remote")
+    s.add_argument("--out", help="output directory (default: EXPORT/text)")
+    s.add_argument("--format", default="jsonl", help="jsonl (default) or parquet")
+    s.add_argument("--shard-docs", type=int, default=None, metavar="N",
+                   help="at most N documents per shard (default: one shard per task)")
+    s.add_argument("--rebase", action="append", default=[], metavar="OLD=NEW",
+                   help="read files whose path starts with OLD from NEW instead, e.g. a local mirror audited, "
+                        "re-read from https://data.commoncrawl.org/ (repeatable)")
+    s.set_defaults(func=_cmd_extract)
 
     s = sub.add_parser("submit-command", help="print the spark-submit command for a job on YARN, Kubernetes, EMR "
                                               "or a standalone cluster (scripts/submit.sh runs it)",

@@ -381,13 +381,17 @@ EXPORT_PRESETS = ("vintage-human-unique", "dedup-only")
 class ExportConfig:
     """``crawlaudit export`` (see ``curation.view.Policy``): ``preset`` (vintage-human-unique: human, first copy, first
     seen before synthetic.vintage_before_year; dedup-only: first copies and cluster representatives), and the policy
-    fields that override it (null: the preset's). ``out``: where the export goes (null: ``<warehouse>/_export``)."""
+    fields that override it (null: the preset's; ``reposts_count_as_vintage``: a kept repost of pre-LLM text is
+    vintage; ``judge_vintage``: the AI threshold applies to vintage content too). ``out``: where the export goes
+    (null: ``<warehouse>/_export``)."""
 
     preset: str = "vintage-human-unique"
     max_ai_prob: float | None = field(default=None, metadata=_rng(0, 1))
     min_domain_vintage_index: float | None = field(default=None, metadata=_rng(0, 1))
     languages: tuple[str, ...] | None = None
     drop_reposts: bool | None = None
+    reposts_count_as_vintage: bool | None = None
+    judge_vintage: bool | None = None
     out: str | None = None
 
     def __post_init__(self):

@@ -110,6 +110,7 @@ JACCARD = "jaccard"
 COMPONENT = "component"          # smallest doc_id of the document's near-duplicate cluster
 IS_NEAR_DUP = "is_near_dup"
 IS_CROSS_SNAPSHOT_NEAR_DUP = "is_cross_snapshot_near_dup"
+REPOST_OF_SNAPSHOT = "repost_of_snapshot"   # the earliest earlier snapshot holding a near-duplicate
 REP_SIGNALS = ["rep_dup_line_char_frac", "rep_top_2gram_char_frac", "rep_top_3gram_char_frac",
                "rep_top_4gram_char_frac"] + [f"rep_dup_{n}gram_char_frac" for n in range(5, 11)]
 

@@ -1,10 +1,10 @@
 """``crawlaudit export``: the curation view (``view``) of audited snapshots, from the warehouse's tables only.
 
 Reads doc_hashes (every snapshot: which document holds each text first), doc_scores (the configured detector's),
-doc_signatures (near-duplicates of earlier snapshots, recomputed against the warehouse as it is now, as a refresh
-does) and domain_stats (the domains' vintage index, as the report ranks it), and writes Parquet partitioned by
-snapshot, a plain ``warc_file offset`` list of the kept records for re-extraction, and a summary of kept and
-dropped documents by reason per year.
+doc_signatures (near-duplicates of earlier snapshots and the earliest snapshot holding one, recomputed against the
+warehouse as it is now, as a refresh does) and domain_stats (the domains' vintage index, as the report ranks it),
+and writes Parquet partitioned by snapshot, a plain ``warc_file offset`` list of the kept records for
+re-extraction, and a summary of kept and dropped documents by reason per year.
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from crawlaudit import audit
 from crawlaudit import schemas as S
 from crawlaudit.curation import view as V
 from crawlaudit.errors import InputError
+from crawlaudit.metrics import neardup
 from crawlaudit.metrics.neardup import NearDupParams
 from crawlaudit.warehouse import Warehouse, tables
 
@@ -35,17 +35,18 @@ def domain_vintage(wh: Warehouse, min_docs: int, min_years: int) -> DataFrame:
     return wh.spark.createDataFrame(rows, f"{S.REGISTERED_DOMAIN} string, {V.DOMAIN_VINTAGE_INDEX} double")
 
 
-def reposted(wh: Warehouse, near: NearDupParams, snapshot: str, hashes: DataFrame) -> DataFrame:
-    """doc_id of ``snapshot``'s documents (its doc_hashes rows) with a near-duplicate in an earlier audited
-    snapshot, measured against the warehouse as it is now (whatever order the snapshots were audited in)."""
-    signatures = wh.read_snapshot(tables.DOC_SIGNATURES, snapshot)
+def reposted(wh: Warehouse, near: NearDupParams, snapshot: str) -> DataFrame:
+    """doc_id, repost_of_snapshot of ``snapshot``'s documents with a near-duplicate in an earlier audited snapshot
+    (the earliest such snapshot), measured against the warehouse as it is now (whatever order the snapshots were
+    audited in)."""
+    empty = wh.spark.createDataFrame([], f"{S.DOC_ID} string, {S.REPOST_OF_SNAPSHOT} string")
+    signatures = wh.read(tables.DOC_SIGNATURES)
     if signatures is None:
-        return wh.spark.createDataFrame([], f"{S.DOC_ID} string")
+        return empty
     signatures = signatures.where(F.col(S.MINHASH_PARAMS) == near.signature_params)
-    flags = audit.reuse_flags(hashes, wh.read_prior_hashes(snapshot, near.templates.hashed_text),
-                              signatures.select(S.DOC_ID, S.SIGNATURE),
-                              wh.read_prior_signatures(snapshot, near.signature_params), near)
-    return flags.where(F.col(S.IS_CROSS_SNAPSHOT_NEAR_DUP)).select(S.DOC_ID)
+    mine = signatures.where(F.col(S.SNAPSHOT) == snapshot).select(S.DOC_ID, S.SIGNATURE)
+    earlier = signatures.where(F.col(S.SNAPSHOT) < snapshot).select(S.DOC_ID, S.SIGNATURE, S.SNAPSHOT)
+    return mine.transform(neardup.cross_snapshot_matches(earlier, near))
 
 
 @dataclass
@@ -87,7 +88,7 @@ def curate(wh: Warehouse, snapshots: list[str], policy: V.Policy, near: NearDupP
         scores = scores.where(F.col(S.DETECTOR) == detector)
     repost = None
     for s in snapshots:
-        r = reposted(wh, near, s, wanted.where(F.col(S.SNAPSHOT) == s))
+        r = reposted(wh, near, s)
         repost = r if repost is None else repost.unionByName(r)
     rows = wanted.transform(V.curation_rows(V.first_copies(hashes), scores, repost,
                                             domain_vintage(wh, min_docs, min_years), policy)).localCheckpoint()

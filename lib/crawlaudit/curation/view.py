@@ -22,6 +22,7 @@ WARC_FILE, WARC_OFFSET, WARC_RECORD_ID = "warc_file", "warc_offset", "warc_recor
 EXACT_DUP_GROUP, IS_FIRST_COPY = "exact_dup_group", "is_first_copy"
 NEAR_DUP_CLUSTER, IS_CLUSTER_REPRESENTATIVE = "near_dup_cluster", "is_cluster_representative"
 FIRST_SEEN_SNAPSHOT, VINTAGE, IS_REPOSTED = "first_seen_snapshot", "vintage", "is_reposted"
+REPOST_OF_SNAPSHOT = S.REPOST_OF_SNAPSHOT
 DOMAIN_VINTAGE_INDEX, KEEP, DROP_REASON = "domain_vintage_index", "keep", "drop_reason"
 FIRST_DOC_ID = "first_doc_id"
 
@@ -33,7 +34,7 @@ DROP_REASONS = (NO_CONTENT, DUPLICATE, NEAR_DUPLICATE, REPOSTED, LIKELY_AI, LOW_
 CURATION_COLUMNS = [
     S.SNAPSHOT, S.YEAR, S.DOC_ID, S.URL, S.REGISTERED_DOMAIN, S.LANGUAGE, WARC_FILE, WARC_OFFSET, WARC_RECORD_ID,
     S.AI_PROB, S.IS_AI_FLAGGED, EXACT_DUP_GROUP, IS_FIRST_COPY, NEAR_DUP_CLUSTER, IS_CLUSTER_REPRESENTATIVE,
-    IS_REPOSTED, FIRST_SEEN_SNAPSHOT, VINTAGE, DOMAIN_VINTAGE_INDEX, KEEP, DROP_REASON,
+    IS_REPOSTED, FIRST_SEEN_SNAPSHOT, VINTAGE, DOMAIN_VINTAGE_INDEX, KEEP, DROP_REASON, REPOST_OF_SNAPSHOT,
 ]
 DOC_COLUMNS = [S.SNAPSHOT, S.DOC_ID, S.REGISTERED_DOMAIN, S.CONTENT_HASH, S.LANGUAGE, S.URL, S.FILE, S.OFFSET,
                S.RECORD_ID, S.COMPONENT]
@@ -45,7 +46,11 @@ class Policy:
     likely AI (None: not judged; unscored documents, e.g. in languages the detector does not declare, never are).
     ``min_domain_vintage_index``: documents of domains below it (or without one) are dropped as low-trust (None:
     every domain). ``languages``: only these (None: any). ``drop_reposts``: drop near-duplicates of an earlier
-    snapshot's document. ``require_vintage``: keep only content first seen before ``vintage_before_year``."""
+    snapshot's document. ``require_vintage``: keep only content first seen before ``vintage_before_year``.
+    ``reposts_count_as_vintage``: a repost (``drop_reposts`` off) of a document first seen before
+    ``vintage_before_year`` is vintage too: its text was, give or take light edits. ``judge_vintage``: the AI
+    threshold applies to vintage content too; off, vintage content is taken as human by its date, as the synthetic
+    estimates' vintage baseline takes it, and the detector's false positives do not cost the scarcest text."""
 
     max_ai_prob: float | None = 0.5
     min_domain_vintage_index: float | None = None
@@ -53,6 +58,8 @@ class Policy:
     drop_reposts: bool = True
     require_vintage: bool = False
     vintage_before_year: int = 2023
+    reposts_count_as_vintage: bool = False
+    judge_vintage: bool = False
 
 
 PRESETS = {
@@ -79,7 +86,8 @@ def curation_rows(first: DataFrame, scores: DataFrame, reposted: DataFrame, doma
     """The documents (``DOC_COLUMNS``: doc_hashes rows of the exported snapshots) as ``CURATION_COLUMNS``.
 
     ``first``: ``first_copies`` over every audited snapshot; ``scores``: doc_id, ai_prob, is_ai_flagged (doc_scores
-    of one detector); ``reposted``: doc_id of the documents with a near-duplicate in an earlier snapshot;
+    of one detector); ``reposted``: doc_id, repost_of_snapshot of the documents with a near-duplicate in an earlier
+    snapshot (the earliest such snapshot);
     ``domain_vintage``: registered_domain, domain_vintage_index. A document's cluster representative is its cluster's
     smallest doc_id (``component``); the first copy of a text is the earliest snapshot's smallest doc_id holding it."""
 
@@ -87,24 +95,28 @@ def curation_rows(first: DataFrame, scores: DataFrame, reposted: DataFrame, doma
         require_columns(docs, DOC_COLUMNS, "curation_rows")
         rows = (docs.join(first, S.CONTENT_HASH, "left")
                 .join(scores.select(S.DOC_ID, S.AI_PROB, S.IS_AI_FLAGGED), S.DOC_ID, "left")
-                .join(reposted.select(S.DOC_ID).distinct().withColumn(IS_REPOSTED, F.lit(True)), S.DOC_ID, "left")
+                .join(reposted.groupBy(S.DOC_ID).agg(F.min(REPOST_OF_SNAPSHOT).alias(REPOST_OF_SNAPSHOT))
+                      .withColumn(IS_REPOSTED, F.lit(True)), S.DOC_ID, "left")
                 .join(domain_vintage.select(S.REGISTERED_DOMAIN, DOMAIN_VINTAGE_INDEX), S.REGISTERED_DOMAIN, "left"))
         has_content = F.col(S.CONTENT_HASH).isNotNull()
         first_copy = has_content & (F.col(FIRST_SEEN_SNAPSHOT) == F.col(S.SNAPSHOT)) & (
             F.col(FIRST_DOC_ID) == F.col(S.DOC_ID))
         representative = F.coalesce(F.col(S.COMPONENT), F.col(S.DOC_ID)) == F.col(S.DOC_ID)
         seen = F.coalesce(F.col(FIRST_SEEN_SNAPSHOT), F.col(S.SNAPSHOT))
+        vintage_from = (F.least(FIRST_SEEN_SNAPSHOT, F.coalesce(REPOST_OF_SNAPSHOT, FIRST_SEEN_SNAPSHOT))
+                        if policy.reposts_count_as_vintage else F.col(FIRST_SEEN_SNAPSHOT))
         rows = (rows.withColumn(IS_FIRST_COPY, first_copy)
                 .withColumn(IS_CLUSTER_REPRESENTATIVE, representative)
                 .withColumn(IS_REPOSTED, F.coalesce(F.col(IS_REPOSTED), F.lit(False)))
                 .withColumn(FIRST_SEEN_SNAPSHOT, seen)
-                .withColumn(VINTAGE, snapshot_year(FIRST_SEEN_SNAPSHOT) < F.lit(policy.vintage_before_year)))
+                .withColumn(VINTAGE, snapshot_year(vintage_from) < F.lit(policy.vintage_before_year)))
         rules = [(~has_content, NO_CONTENT), (~F.col(IS_FIRST_COPY), DUPLICATE),
                  (~F.col(IS_CLUSTER_REPRESENTATIVE), NEAR_DUPLICATE)]
         if policy.drop_reposts:
             rules.append((F.col(IS_REPOSTED), REPOSTED))
         if policy.max_ai_prob is not None:
-            rules.append((F.coalesce(F.col(S.AI_PROB) >= F.lit(policy.max_ai_prob), F.lit(False)), LIKELY_AI))
+            judged = F.lit(True) if policy.judge_vintage else ~F.col(VINTAGE)
+            rules.append((judged & F.coalesce(F.col(S.AI_PROB) >= F.lit(policy.max_ai_prob), F.lit(False)), LIKELY_AI))
         if policy.min_domain_vintage_index is not None:
             rules.append((F.coalesce(F.col(DOMAIN_VINTAGE_INDEX) < F.lit(policy.min_domain_vintage_index),
                                      F.lit(True)), LOW_TRUST))

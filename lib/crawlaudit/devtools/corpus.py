@@ -44,9 +44,12 @@ REPOST_RATES = (0.0, 0.08, 0.2)               # lightly edited reposts of the do
 TEMPLATE_REDESIGN_YEARS = 3                    # a domain redesigns its site template every 3 years (phase per domain)
 COOKIE_NOTICE = "We use cookies to improve your experience on our site. Accept"
 EDIT_RATE_MAX = 0.06                          # per-word edit probability of a family member: Jaccard ≈ 0.5-1.0
-REPOST_EDIT_RATE = (0.002, 0.008)             # reposts stay clear of the 0.8 threshold (Jaccard ≳ 0.92)
+REPOST_EDIT_RATE = (0.002, 0.008)             # light edits: reposts stay clear of the 0.8 threshold ...
+REPOST_MIN_JACCARD = 0.92                     # ... by at least three standard errors of a 128-permutation estimate
 SHINGLE_SIZE = 5
 NEAR_DUP_THRESHOLD = 0.8
+DOCUMENTS_FILE = "documents.jsonl.gz"   # per-document truth (``_document_truth``), beside ground_truth.json
+VINTAGE_BEFORE_YEAR = 2023   # synthetic.vintage_before_year's default: content first seen before it is "vintage"
 LINE_MIN_REPEATS = 3
 ZIPF_EXPONENT = 1.1
 # Planted AI-generated text. The sample corpus's "language models" write in the domain's vocabulary, drawn with the
@@ -142,6 +145,7 @@ class _Doc:
     article: str = ""  # the article alone (the text before wrapping): what the reuse truth compares
     language: str = "eng"
     has_language_header: bool = True
+    record_id: str = ""  # its WARC-Record-ID, once written
 
 
 @dataclass
@@ -341,12 +345,19 @@ class _Generator:
         self.contents[cid] = text
         return cid
 
-    def _near_copy(self, d: _Domain, cid: int, rate: float) -> int:
-        """New content: an edited copy of content ``cid`` that differs from it after normalization."""
+    def _near_copy(self, d: _Domain, cid: int, rate: float, min_jaccard: float = 0.0) -> int:
+        """New content: an edited copy of content ``cid`` that differs from it after normalization, and keeps at
+        least ``min_jaccard`` of its shingles (drawn again until it does)."""
         original = normalize_for_hash(self.contents[cid])
+        source = shingle_sets([self.contents[cid]])[0] if min_jaccard else None
         while True:
             text = _edited(self.contents[cid], rate, d.words, self.rng)
-            if normalize_for_hash(text) != original:
+            if normalize_for_hash(text) == original:
+                continue
+            if source is None:
+                break
+            edited = shingle_sets([text])[0]
+            if len(np.intersect1d(source, edited)) / len(np.union1d(source, edited)) >= min_jaccard:
                 break
         new = self.next_content
         self.next_content += 1
@@ -375,7 +386,7 @@ class _Generator:
                 docs.append(_Doc(cid, _variant(self.contents[cid], self.rng), self._url(d, year), d.registered_domain))
             if index > 0:  # lightly edited reposts of earlier pages (cross-snapshot near-duplicates)
                 for cid in self.rng.sample(earlier, min(round(d.repost_rate * n), len(earlier))):
-                    new = self._near_copy(d, cid, self.rng.uniform(*REPOST_EDIT_RATE))
+                    new = self._near_copy(d, cid, self.rng.uniform(*REPOST_EDIT_RATE), REPOST_MIN_JACCARD)
                     docs.append(_Doc(new, self.contents[new], self._url(d, year), d.registered_domain))
             fam_docs, n_fam = 0, round(d.near_dup_rate * n)
             while fam_docs + 2 <= n_fam and len(docs) + 2 <= n:  # near-duplicate families, Jaccard ~0.5-1.0
@@ -466,14 +477,16 @@ def jaccard_pairs(sets_a: list[np.ndarray], sets_b: list[np.ndarray] | None = No
     return i[keep], j[keep], jac[keep]
 
 
-def _near_dup_truth(snapshots: list[tuple[str, list[_Doc]]]) -> dict:
+def _near_dup_truth(snapshots: list[tuple[str, list[_Doc]]]) -> tuple[dict, dict]:
     """Per snapshot and domain, by brute force on the written texts: near_dup_frac, near_dup_removable_frac,
     cross_snapshot_near_dup_frac (Jaccard >= NEAR_DUP_THRESHOLD on SHINGLE_SIZE-word shingles) and
-    dup_line_frac (normalized lines occurring >= LINE_MIN_REPEATS times in the snapshot)."""
+    dup_line_frac (normalized lines occurring >= LINE_MIN_REPEATS times in the snapshot); and per snapshot, each
+    document's (cluster label, has a near-duplicate in an earlier snapshot), in the order of its documents."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     out: dict = {}
+    per_doc: dict = {}
     earlier: list[np.ndarray] = []
     for snapshot, docs in snapshots:
         doc_lines = [[x for x in (normalize_for_hash(line) for line in d.text.split("\n")) if x] for d in docs]
@@ -502,8 +515,38 @@ def _near_dup_truth(snapshots: list[tuple[str, list[_Doc]]]) -> dict:
                 "dup_line_frac": n_dup_lines / n_lines if n_lines else 0.0,
             }
         out[snapshot] = rows
+        per_doc[snapshot] = (label, cross)
         earlier.extend(sets)
-    return out
+    return out, per_doc
+
+
+def _document_truth(snapshots: list[tuple[str, list[_Doc]]], per_doc: dict, ai_contents: set[int]) -> list[dict]:
+    """One row per written document (``DOCUMENT_TRUTH``): what it is, and whether a curator keeping the human
+    pre-LLM web once (``vintage-human-unique``) keeps it. Documents are named by snapshot and WARC-Record-ID;
+    ties between copies go to the smallest doc id (``make_doc_id``), the rule of the curation view."""
+    from crawlaudit.ingest.wet import make_doc_id
+
+    rows, first_seen = [], {}
+    for snapshot, docs in snapshots:
+        label, cross = per_doc[snapshot]
+        ids = [make_doc_id(snapshot, d.record_id) for d in docs]
+        first_of_content, first_of_cluster = {}, {}
+        for k in sorted(range(len(docs)), key=ids.__getitem__):
+            first_of_content.setdefault(docs[k].content_id, k)
+            first_of_cluster.setdefault(int(label[k]), k)
+        for k, d in enumerate(docs):
+            first_seen.setdefault(d.content_id, snapshot)
+            row = {"snapshot": snapshot, "url": d.url, "warc_record_id": d.record_id, "doc_id": ids[k],
+                   "registered_domain": d.domain, "language": d.language, "content_id": d.content_id,
+                   "is_ai": d.content_id in ai_contents, "first_seen_snapshot": first_seen[d.content_id],
+                   "is_first_copy": first_seen[d.content_id] == snapshot and first_of_content[d.content_id] == k,
+                   "is_cluster_representative": first_of_cluster[int(label[k])] == k,
+                   "is_reposted": bool(cross[k])}
+            row["vintage"] = parse_snapshot(row["first_seen_snapshot"])[0] < VINTAGE_BEFORE_YEAR
+            row["keep_vintage_human_unique"] = (not row["is_ai"] and row["is_first_copy"] and row["vintage"]
+                                                and row["is_cluster_representative"] and not row["is_reposted"])
+            rows.append(row)
+    return rows
 
 
 def _family_truth(families: list[list[_Doc]]) -> list[dict]:
@@ -544,10 +587,17 @@ def _truth(snapshots: list[tuple[str, list[_Doc]]], domains: list[_Domain],
         "n_without_language_header": "records written without WARC-Identified-Content-Language (the audit must "
                                      "detect their language)",
         "ai_counts_by_language": "model-written documents per planted language",
+        "documents_file": "one JSON line per document: snapshot, url, warc_record_id, doc_id, content_id, is_ai; "
+                          "is_first_copy (the earliest snapshot's smallest doc_id of its article), "
+                          "is_cluster_representative (the smallest doc_id of its near-duplicate cluster in the "
+                          "snapshot, brute force), is_reposted (a near-duplicate in an earlier snapshot), "
+                          "first_seen_snapshot, vintage (first seen before %d), keep_vintage_human_unique (human, "
+                          "first copy, cluster representative, not reposted, vintage)" % VINTAGE_BEFORE_YEAR,
     }, "ai_share_schedule": {str(y): v for y, v in ai_share}, "snapshots": {}, "years": {}}
     year_ai: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     year_languages: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    near = _near_dup_truth(snapshots)
+    near, per_doc = _near_dup_truth(snapshots)
+    out["documents"] = _document_truth(snapshots, per_doc, ai_contents)
     for snapshot, docs in snapshots:
         counts = Counter(doc.content_id for doc in docs)
         by_domain: dict[str, list[_Doc]] = defaultdict(list)
@@ -728,8 +778,45 @@ def write_corpus(out_dir: str | Path, spec: CorpusSpec = CorpusSpec(), texts: li
                    set().union(*(g.ai_contents for g in [gen, *others])), spec.ai_share)
     truth["spec"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(spec).items()}
     truth["source"] = "texts" if (texts or ai_texts) else "zipf"
+    truth["documents_file"] = DOCUMENTS_FILE
+    documents = truth.pop("documents")
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
-    return truth
+    (out / DOCUMENTS_FILE).write_bytes(gzip.compress("".join(json.dumps(r, sort_keys=True) + "\n"
+                                                             for r in documents).encode(), mtime=0))
+    return {**truth, "documents": documents}
+
+
+def compare_curation(rows: list[dict], documents: list[dict], max_examples: int = 5) -> dict:
+    """A curation export's rows (``crawlaudit export``, preset vintage-human-unique) against the per-document truth:
+    a planted document agrees when its row exists and ``keep`` equals ``keep_vintage_human_unique``, except that
+    model-written text planted before the vintage year (a corpus may plant it; the web had little) is expected
+    kept: the preset takes vintage text as human by its date (``n_vintage_ai`` counts them). Rows of documents the
+    corpus did not plant (added by hand) are not compared."""
+    by_id = {r["doc_id"]: r for r in rows}
+    n_agree, n_vintage_ai, examples = 0, 0, []
+    for t in documents:
+        r = by_id.get(t["doc_id"])
+        expected = t["keep_vintage_human_unique"]
+        if t["is_ai"] and t["vintage"]:
+            n_vintage_ai += 1
+            expected = t["is_first_copy"] and t["is_cluster_representative"] and not t["is_reposted"]
+        if r is not None and r["keep"] == expected:
+            n_agree += 1
+        elif len(examples) < max_examples:
+            examples.append({"snapshot": t["snapshot"], "url": t["url"], "planted_keep": expected,
+                             "keep": None if r is None else r["keep"], "drop_reason": None if r is None else
+                             r["drop_reason"]})
+    return {"n_planted": len(documents), "n_agree": n_agree, "n_vintage_ai": n_vintage_ai,
+            "n_kept": sum(bool(r["keep"]) for r in rows), "examples": examples}
+
+
+def read_document_truth(corpus_dir: str | Path) -> list[dict]:
+    """The per-document ground truth ``write_corpus`` wrote beside ground_truth.json (``DOCUMENTS_FILE``)."""
+    path = Path(corpus_dir) / DOCUMENTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the corpus was generated before per-document truth was written "
+                                f"(regenerate it: crawlaudit sample-corpus --force)")
+    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
 
 
 def _write_snapshot(out: Path, snapshot: str, docs: list[_Doc], n_files: int, rng: random.Random,
@@ -749,10 +836,12 @@ def _write_snapshot(out: Path, snapshot: str, docs: list[_Doc], n_files: int, rn
         buf.write(warcinfo_record(name, snapshot, start, _uuid(rng)))
         for doc in docs[f::n_files]:
             date = start + timedelta(seconds=rng.randrange(7 * 86400))
-            buf.write(wet_record(doc.url, date, _uuid(rng), doc.text, refers_to=_uuid(rng)))
+            doc.record_id = _uuid(rng)
+            buf.write(wet_record(doc.url, date, doc.record_id, doc.text, refers_to=_uuid(rng)))
         for doc in extra[f::n_files]:
             date = start + timedelta(seconds=extra_rng.randrange(7 * 86400))
-            buf.write(wet_record(doc.url, date, _uuid(extra_rng), doc.text,
+            doc.record_id = _uuid(extra_rng)
+            buf.write(wet_record(doc.url, date, doc.record_id, doc.text,
                                  language=doc.language if doc.has_language_header else None,
                                  refers_to=_uuid(extra_rng)))
         path.write_bytes(buf.getvalue())

@@ -282,14 +282,20 @@ def _s3_opener(uri: str, input_cfg: InputConfig, client=None):
     return open_at
 
 
-def open_input(uri: str, input_cfg: InputConfig, sleep=time.sleep, s3=None):
-    """A binary stream for a local path, ``file://``, ``http(s)://`` or ``s3://`` URI (``s3``: a boto3 client)."""
+def open_input(uri: str, input_cfg: InputConfig, sleep=time.sleep, s3=None, offset: int = 0, buffer: int = 0):
+    """A binary stream for a local path, ``file://``, ``http(s)://`` or ``s3://`` URI (``s3``: a boto3 client),
+    from byte ``offset`` on (a ranged read for remote objects, a seek for local files). ``buffer``: the buffered
+    reader's size (default: io's)."""
     scheme = urlsplit(uri).scheme
-    if scheme in ("http", "https"):
-        return io.BufferedReader(RetryingReader(uri, _http_opener(uri, input_cfg.http), input_cfg.http, sleep))
-    if scheme == "s3":
-        return io.BufferedReader(RetryingReader(uri, _s3_opener(uri, input_cfg, s3), input_cfg.http, sleep))
-    return open(_local_path(uri), "rb")
+    if scheme in ("http", "https", "s3"):
+        opener = _http_opener(uri, input_cfg.http) if scheme != "s3" else _s3_opener(uri, input_cfg, s3)
+        raw = RetryingReader(uri, opener, input_cfg.http, sleep)
+        raw.pos = offset
+        return io.BufferedReader(raw, buffer or io.DEFAULT_BUFFER_SIZE)
+    f = open(_local_path(uri), "rb", buffering=buffer or -1)
+    if offset:
+        f.seek(offset)
+    return f
 
 
 def read_small(uri: str, input_cfg: InputConfig) -> bytes:

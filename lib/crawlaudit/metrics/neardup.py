@@ -237,9 +237,11 @@ def with_near_dup_flags(edges: DataFrame, max_rounds: int) -> Callable[[DataFram
 def cross_snapshot_matches(prior_sigs: DataFrame, params: NearDupParams) -> Callable[[DataFrame], DataFrame]:
     """Documents with a near-duplicate in an earlier snapshot: doc_id (distinct).
 
-    ``prior_sigs``: doc_id, signature of earlier snapshots' documents (``doc_signatures``, same minhash_params).
-    Candidates share a band; a pair counts when the signatures agree on ≥ threshold of their positions.
-    Columns in: doc_id, signature (the snapshot being audited).
+    ``prior_sigs``: doc_id, signature of earlier snapshots' documents (``doc_signatures``, same minhash_params);
+    when it has a snapshot column too, the result has ``REPOST_OF_SNAPSHOT``: the earliest snapshot among the
+    verified matches (of the ``bucket_window`` candidates per bucket). Candidates share a band; a pair counts when
+    the signatures agree on ≥ threshold of their positions. Columns in: doc_id, signature (the snapshot being
+    audited).
     """
 
     def transform(sigs: DataFrame) -> DataFrame:
@@ -253,12 +255,16 @@ def cross_snapshot_matches(prior_sigs: DataFrame, params: NearDupParams) -> Call
             .select(BAND, BAND_HASH, F.explode("_priors").alias("_prior"))
         )
         pairs = cur.join(old, [BAND, BAND_HASH]).select(S.DOC_ID, "_prior").distinct()
+        where = [F.col(S.SNAPSHOT).alias("_prior_snapshot")] if S.SNAPSHOT in prior_sigs.columns else []
         with_sigs = (
             pairs.join(sigs.select(S.DOC_ID, F.col(S.SIGNATURE).alias("_s")), S.DOC_ID)
-            .join(prior_sigs.select(F.col(S.DOC_ID).alias("_prior"), F.col(S.SIGNATURE).alias("_p")), "_prior")
+            .join(prior_sigs.select(F.col(S.DOC_ID).alias("_prior"), F.col(S.SIGNATURE).alias("_p"), *where),
+                  "_prior")
         )
-        agree = signature_agreement("_s", "_p", params.hasher.num_perm)
-        return with_sigs.where(agree >= params.threshold).select(S.DOC_ID).distinct()
+        matched = with_sigs.where(signature_agreement("_s", "_p", params.hasher.num_perm) >= params.threshold)
+        if where:
+            return matched.groupBy(S.DOC_ID).agg(F.min("_prior_snapshot").alias(S.REPOST_OF_SNAPSHOT))
+        return matched.select(S.DOC_ID).distinct()
 
     return transform
 
