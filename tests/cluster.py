@@ -26,8 +26,12 @@ def free_port() -> int:
 class StandaloneCluster:
     def __init__(self, workdir: Path, n_workers: int = 2, worker_memory: str = "2g"):
         self.workdir, self.n_workers, self.worker_memory = workdir, n_workers, worker_memory
-        self.port, self.ui_port = free_port(), free_port()
-        self.worker_ui_ports = [free_port() for _ in range(n_workers)]
+        ports: list[int] = []
+        while len(ports) < 2 + n_workers:   # distinct: two processes told the same port would take port+1 silently
+            port = free_port()
+            if port not in ports:
+                ports.append(port)
+        self.port, self.ui_port, *self.worker_ui_ports = ports
         self.procs: list[subprocess.Popen] = []
         self.env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
                     "SPARK_LOG_DIR": str(workdir / "logs"), "SPARK_NO_DAEMONIZE": "1"}
@@ -42,8 +46,13 @@ class StandaloneCluster:
                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
     def state(self) -> dict:
+        """The master's status; {} while its port answers with something else (another server took the port
+        first: ``start`` then times out with the logs)."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=5) as r:
-            return json.load(r)
+            try:
+                return json.load(r)
+            except ValueError:
+                return {}
 
     def start(self, timeout_s: float = 90) -> "StandaloneCluster":
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -95,11 +95,15 @@ def s3(audited, tmp_path_factory):
             audit = [*common, "--catalog", str(catalog), "--input-base-url", str(corpus),
                      "--manifest", str(corpus / "crawl-data/{snapshot}/wet.paths.gz")]
             validate = ["validate", *common, "--snapshot", SNAPSHOTS[1]]
-            # the scheduled job, then `crawlaudit validate`, in one process: the second session reuses the JVM
+            # a curation export to the bucket, and the kept texts extracted (from the local files) next to it
+            curation = [["export", *common, "--all", "--out", f"s3a://{BUCKET}/export"],
+                        ["extract", *common, "--from", f"s3a://{BUCKET}/export", "--format", "parquet"]]
+            # the scheduled job, then `crawlaudit validate`, export and extract, in one process: the later sessions
+            # reuse the JVM
             driver = tmp / "driver.py"   # a file, not -c: pyspark takes a main module without a file for doctests
             driver.write_text(DRIVER)
-            job = run([str(driver), json.dumps(audit), json.dumps(validate)], {"AWS_EC2_METADATA_DISABLED": "true"},
-                      tmp / "job.log")
+            job = run([str(driver), json.dumps(audit), json.dumps(validate), json.dumps(curation)],
+                      {"AWS_EC2_METADATA_DISABLED": "true"}, tmp / "job.log")
             yield {"job": job, "endpoint": endpoint, "config": str(config), "catalog": str(catalog), "tmp": tmp,
                    "wh": Warehouse.from_config(cli.load_config(config).output)}
     finally:
@@ -115,7 +119,9 @@ audit_rc = load_job("scheduled_audit").main(json.loads(sys.argv[1]))
 print("audit exit", audit_rc, flush=True)
 validate_rc = cli.main(json.loads(sys.argv[2])) if audit_rc == 0 else None
 print("validate exit", validate_rc, flush=True)
-sys.exit(audit_rc or validate_rc)
+curation_rc = [cli.main(args) for args in json.loads(sys.argv[3])] if validate_rc == 0 else None
+print("curation exit", curation_rc, flush=True)
+sys.exit(audit_rc or validate_rc or max(curation_rc))
 """
 
 
@@ -227,3 +233,57 @@ def test_reads_from_s3_never_abort_the_interpreter_at_exit(s3):
         assert out.returncode == 0, out.stderr[-500:]
         counts.add(out.stdout.strip())
     assert len(counts) == 1 and int(counts.pop()) > 0
+
+
+def test_export_and_extract_write_to_the_bucket(s3):
+    """`crawlaudit export --out s3a://…` and `extract --from s3a://…` (run by the fixture's driver): the curation rows
+    and the kept texts land in the bucket, one row per audited document, one text per kept row."""
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    out = s3["job"].stdout
+    assert "curation exit [0, 0]" in out, s3["job"].stderr[-3000:]
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in aws_env().items():
+            mp.setenv(k, v)
+        store = fs.S3FileSystem(endpoint_override=s3["endpoint"].split("://", 1)[1], scheme="http",
+                                region="us-east-1")
+        rows = ds.dataset(f"{BUCKET}/export/curation", filesystem=store, format="parquet",
+                          partitioning="hive").to_table(columns=["doc_id", "keep"]).to_pylist()
+        texts = ds.dataset(f"{BUCKET}/export/text/documents", filesystem=store, format="parquet").to_table(
+            columns=["doc_id", "text"]).to_pylist()
+        n_docs = sum(r["n_docs"] for r in s3["wh"].read_arrow(T.SNAPSHOT_STATS).to_pylist())
+    assert len(rows) == n_docs and {r["doc_id"] for r in texts} == {r["doc_id"] for r in rows if r["keep"]}
+    assert texts and all(r["text"] for r in texts)
+    assert f"extract: {len(texts):,} documents" in out and "errors: none" in out
+
+
+def test_extract_reads_kept_records_from_s3_with_ranged_gets(s3, audited):
+    """`crawlaudit extract`'s reader on WET files in S3 (the audit ran on the local copy: --rebase points at the
+    bucket): ranged GETs give the file's last three records byte for byte (a read from the object's start would meet
+    another record: a record_mismatch), and a missing object is an error row."""
+    import boto3
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    from crawlaudit.config import HttpConfig, InputConfig
+    from crawlaudit.curation import extract
+    from crawlaudit.ingest.wet import make_doc_id
+
+    corpus = audited["corpus"]
+    local = sorted(corpus.glob(f"crawl-data/{SNAPSHOTS[0]}/segments/*/wet/*.warc.wet.gz"))[0]
+    rel = str(local.relative_to(corpus))
+    with open(local, "rb") as f:
+        records = [(r.stream_pos, r.headers["WARC-Record-ID"], r.reader.read()) for r in
+                   ArchiveIterator(f, record_types=WarcRecordType.conversion, parse_http=False)][-3:]
+    kept = [{"snapshot": SNAPSHOTS[0], "doc_id": make_doc_id(SNAPSHOTS[0], rid), "url": "u", "registered_domain": "d",
+             "language": "eng", "warc_file": f"{corpus}/{path}", "warc_offset": pos, "warc_record_id": rid}
+            for path in (rel, rel + ".gone") for pos, rid, _ in records]
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in {**aws_env(), "AWS_ENDPOINT_URL": s3["endpoint"]}.items():
+            mp.setenv(k, v)
+        client = boto3.client("s3")
+        client.upload_file(str(local), BUCKET, f"corpus/{rel}")
+        rows = list(extract.extract_rows(kept, InputConfig(s3_anonymous=False, http=HttpConfig(
+            max_retries=1, backoff_initial_s=0.01)), {f"{corpus}/": f"s3://{BUCKET}/corpus/"}))
+    assert [r["text"].encode() for r in rows[:3]] == [content for _, _, content in records]
+    assert {(r["row_kind"], r["error_kind"]) for r in rows[3:]} == {("error", "fetch_failed")}
