@@ -94,3 +94,15 @@ def test_rebase_replaces_the_first_matching_prefix():
     assert extract.rebased("/mnt/cc/crawl-data/a.gz", rebase) == "https://data.commoncrawl.org/crawl-data/a.gz"
     assert extract.rebased("/mnt/x.gz", rebase) == "s3://other/x.gz"
     assert extract.rebased("/elsewhere/x.gz", rebase) == "/elsewhere/x.gz"
+
+
+def test_a_missing_export_is_one_line_before_spark_starts(tmp_path, capsys, monkeypatch):
+    from crawlaudit import cli, session
+
+    def no_spark(*a, **k):
+        raise AssertionError("a Spark session was started")
+
+    monkeypatch.setattr(session, "build", no_spark)
+    assert cli.main(["extract", "--from", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nowhere/curation: no export there; run crawlaudit export" in err[0]

@@ -582,6 +582,8 @@ def _cmd_extract(args) -> int:
     if args.format not in extract.FORMATS:
         raise InputError(f"--format {args.format!r}: expected one of {', '.join(extract.FORMATS)}")
     out = args.out or f"{args.source.rstrip('/')}/text"
+    if "://" not in args.source and not (Path(args.source) / "curation").is_dir():   # before Spark starts
+        raise InputError(f"{args.source}/curation: no export there; run crawlaudit export --out {args.source} first")
     location = Warehouse.from_config(cfg.output).location
     with session.spark_session(cfg.spark, location) as spark:
         kept = extract.kept_rows(spark, args.source)
