@@ -229,9 +229,7 @@ def curation_pass(spark, cfg, out: Path) -> tuple[int, float, dict, float]:
     export_s = time.perf_counter() - t
     n_rows = sum(r["n_docs"] for r in result.summary)
     t = time.perf_counter()
-    kept = extract.kept_rows(spark, str(out))
-    rows = extract.extract(kept, cfg.input, spark.sparkContext.defaultParallelism * 4)
-    totals = extract.write(rows, str(out / "text"))
+    totals = extract.extract_export(spark, str(out), cfg.input, str(out / "text"))
     return n_rows, export_s, totals, time.perf_counter() - t
 
 

@@ -586,11 +586,8 @@ def _cmd_extract(args) -> int:
         raise InputError(f"{args.source}/curation: no export there; run crawlaudit export --out {args.source} first")
     location = Warehouse.from_config(cfg.output).location
     with session.spark_session(cfg.spark, location) as spark:
-        kept = extract.kept_rows(spark, args.source)
-        n_files = kept.select(extract.V.WARC_FILE).distinct().count()
-        print(f"extract: reading the kept records of {n_files:,} files from {args.source}")
-        rows = extract.extract(kept, cfg.input, min(n_files, spark.sparkContext.defaultParallelism * 4), rebase)
-        totals = extract.write(rows, out, args.format, args.shard_docs)
+        totals = extract.extract_export(spark, args.source, cfg.input, out, args.format, args.shard_docs, rebase)
+    print(f"extract: read the kept records of {totals['n_files']:,} files of {args.source}")
     errors = ", ".join(f"{k} {v:,}" for k, v in totals["errors"].items()) or "none"
     print(f"extract: {totals['n_docs']:,} documents ({totals['n_bytes'] / 1e6:,.1f} MB of text) in "
           f"{out}/documents ({args.format}); errors: {errors}" + (f" (rows in {out}/errors)" if totals["errors"]

@@ -148,3 +148,14 @@ def write(rows: DataFrame, out: str, fmt: str = "jsonl", shard_docs: int | None 
     totals = docs.agg(F.count(F.lit(1)), F.sum(F.octet_length(S.TEXT))).first()
     by_kind = {r[0]: r[1] for r in errors.groupBy(S.ERROR_KIND).count().collect()}
     return {"n_docs": totals[0], "n_bytes": totals[1] or 0, "errors": dict(sorted(by_kind.items()))}
+
+
+def extract_export(spark, source: str, input_cfg: InputConfig, out: str, fmt: str = "jsonl",
+                   shard_docs: int | None = None, rebase: dict[str, str] | None = None) -> dict:
+    """``crawlaudit extract``: the kept rows of the export under ``source`` read back and written under ``out``
+    (``write``'s totals, with n_files: the WET files read), at most 4 tasks per core, none idle."""
+    kept = kept_rows(spark, source)
+    n_files = kept.select(V.WARC_FILE).distinct().count()
+    log.info("extract: reading the kept records of %d files from %s", n_files, source)
+    rows = extract(kept, input_cfg, min(n_files, spark.sparkContext.defaultParallelism * 4), rebase)
+    return {**write(rows, out, fmt, shard_docs), "n_files": n_files}

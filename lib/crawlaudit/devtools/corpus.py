@@ -356,8 +356,7 @@ class _Generator:
                 continue
             if source is None:
                 break
-            edited = shingle_sets([text])[0]
-            if len(np.intersect1d(source, edited)) / len(np.union1d(source, edited)) >= min_jaccard:
+            if set_jaccard(source, shingle_sets([text])[0]) >= min_jaccard:
                 break
         new = self.next_content
         self.next_content += 1
@@ -447,6 +446,11 @@ def shingle_sets(texts: list[str] | None, k: int = SHINGLE_SIZE,
     return out
 
 
+def set_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two ``shingle_sets`` entries."""
+    return len(np.intersect1d(a, b)) / len(np.union1d(a, b))
+
+
 def jaccard_pairs(sets_a: list[np.ndarray], sets_b: list[np.ndarray] | None = None, min_jaccard: float = 0.0):
     """Exact Jaccard similarity of every pair of sets sharing an element, by brute force (a sparse product).
 
@@ -521,8 +525,8 @@ def _near_dup_truth(snapshots: list[tuple[str, list[_Doc]]]) -> tuple[dict, dict
 
 
 def _document_truth(snapshots: list[tuple[str, list[_Doc]]], per_doc: dict, ai_contents: set[int]) -> list[dict]:
-    """One row per written document (``DOCUMENT_TRUTH``): what it is, and whether a curator keeping the human
-    pre-LLM web once (``vintage-human-unique``) keeps it. Documents are named by snapshot and WARC-Record-ID;
+    """One row per written document (``DOCUMENTS_FILE``; the fields: ``_truth``'s definitions): what it is, and
+    whether a curator keeping the human pre-LLM web once (``vintage-human-unique``) keeps it. Documents are named by snapshot and WARC-Record-ID;
     ties between copies go to the smallest doc id (``make_doc_id``), the rule of the curation view."""
     from crawlaudit.ingest.wet import make_doc_id
 
@@ -543,10 +547,15 @@ def _document_truth(snapshots: list[tuple[str, list[_Doc]]], per_doc: dict, ai_c
                    "is_cluster_representative": first_of_cluster[int(label[k])] == k,
                    "is_reposted": bool(cross[k])}
             row["vintage"] = parse_snapshot(row["first_seen_snapshot"])[0] < VINTAGE_BEFORE_YEAR
-            row["keep_vintage_human_unique"] = (not row["is_ai"] and row["is_first_copy"] and row["vintage"]
-                                                and row["is_cluster_representative"] and not row["is_reposted"])
+            row["keep_vintage_human_unique"] = not row["is_ai"] and _kept_if_human(row)
             rows.append(row)
     return rows
+
+
+def _kept_if_human(t: dict) -> bool:
+    """Whether vintage-human-unique keeps the document of truth row ``t`` when it is (or is taken as) human: the
+    first copy of its text, its cluster's representative, not a repost, vintage."""
+    return t["is_first_copy"] and t["is_cluster_representative"] and not t["is_reposted"] and t["vintage"]
 
 
 def _family_truth(families: list[list[_Doc]]) -> list[dict]:
@@ -555,7 +564,7 @@ def _family_truth(families: list[list[_Doc]]) -> list[dict]:
     out = []
     for fam in families:
         sets = shingle_sets([d.article or d.text for d in fam])
-        jac = [len(np.intersect1d(sets[0], st)) / len(np.union1d(sets[0], st)) for st in sets[1:]]
+        jac = [set_jaccard(sets[0], st) for st in sets[1:]]
         out.append({"domain": fam[0].domain, "urls": [d.url for d in fam], "jaccard_to_root": [round(x, 4) for x in jac]})
     return out
 
@@ -799,7 +808,7 @@ def compare_curation(rows: list[dict], documents: list[dict], max_examples: int 
         expected = t["keep_vintage_human_unique"]
         if t["is_ai"] and t["vintage"]:
             n_vintage_ai += 1
-            expected = t["is_first_copy"] and t["is_cluster_representative"] and not t["is_reposted"]
+            expected = _kept_if_human(t)
         if r is not None and r["keep"] == expected:
             n_agree += 1
         elif len(examples) < max_examples:
