@@ -20,7 +20,8 @@ is trained without it and the mixtures' AI texts come only from it. --leave-one-
 family (OpenAI, Google, Anthropic, Meta: every generator of the maker held out together). --leave-one-domain-out /
 --leave-one-genre-out: for each fold of genres (``domain`` field; --domain-folds of them, 0 = one genre per fold),
 trained without them, mixtures only from them; with --vintage the human side is measured on held-out human texts
-of those genres, as an audit with ``human_reference: vintage`` measures it on the crawl's pre-2023 text. A
+of those genres, as an audit with ``human_reference: vintage`` measures it on the crawl's pre-2023 text: per genre
+(a crawl's domains), shrunk toward the pooled baseline (--pooled-vintage: one pooled baseline). A
 directory is read recursively (both shared sets: ``../shared/data/labeled``). Sizes larger than the pool allows
 are skipped and listed.
 """
@@ -36,6 +37,7 @@ import time
 import numpy as np
 
 from crawlaudit.synthetic import quantify as Q
+from crawlaudit.synthetic.estimates import domain_baseline_arrays
 from crawlaudit.synthetic.labeled import LabeledSet, read_labeled, split_by_group
 from crawlaudit.synthetic.training import train_detector
 from crawlaudit.synthetic.vocabulary import build_reference, occurrence_matrix
@@ -46,7 +48,9 @@ ESTIMATORS = ("cc", "acc", "pacc", "mle", "marker_lb")
 def fold_scores(dev: LabeledSet, pool: LabeledSet, args, vintage: LabeledSet | None = None) -> dict:
     """Detector and reference trained on ``dev``, scores of ``pool``; with ``vintage`` (human texts of the pool's
     population, never in a mixture) the human side is measured on them, as ``synthetic.human_reference: vintage``
-    does on an audited crawl's pre-LLM snapshots."""
+    does on an audited crawl's pre-LLM snapshots: per genre (the audit's per-domain baselines, shrunk toward the
+    pooled one by the same empirical-Bayes rule, ``estimates.domain_baseline_arrays``), or pooled with
+    ``--pooled-vintage`` (the audit's ``vintage_per_domain: false``)."""
     det, _ = train_detector(dev, alpha=args.alpha, epochs=args.epochs, seed=args.seed, transfer=not args.no_transfer)
     ref = build_reference(dev.texts, dev.is_ai, n_words=args.reference_words,
                           domains=dev.domain if len(set(dev.domain)) > 1 else None)
@@ -54,6 +58,7 @@ def fold_scores(dev: LabeledSet, pool: LabeledSet, args, vintage: LabeledSet | N
     human_texts = vintage.texts if vintage is not None else [t for t, ai in zip(dev.texts, dev.is_ai) if not ai]
     marker_human = float(np.mean([ref.has_marker(t) for t in human_texts]))
     p_human = ref.p_human
+    out = {}
     if vintage is not None:
         m = det.margins(vintage.texts)
         probs, flags = det.probabilities(m), m >= det.calibration.threshold
@@ -63,7 +68,11 @@ def fold_scores(dev: LabeledSet, pool: LabeledSet, args, vintage: LabeledSet | N
             mean_p_human=float(probs.mean()), mean_p_human_sd=float(probs.std() / np.sqrt(n)))
         occ = occurrence_matrix([ref.occurrence_indices(t) for t in vintage.texts], len(ref.words))
         p_human = (np.asarray(occ.sum(axis=0)).ravel() + 0.5) / (n + 1.0)
-    return {"det": det, "ref": ref, "p_human": p_human, "margins": margins, "probs": det.probabilities(margins),
+        if not args.pooled_vintage:
+            base = domain_baseline_arrays(vintage.domain, probs, flags)
+            out["baseline"] = np.array([base.get(d, base[None]) for d in pool.domain])   # fpr, its var, neg, its var
+    return {**out, "det": det, "ref": ref, "p_human": p_human, "margins": margins,
+            "probs": det.probabilities(margins), "domain": pool.domain,
             "occ": occurrence_matrix([ref.occurrence_indices(t) for t in pool.texts], len(ref.words)),
             "marker": np.array([ref.has_marker(t) for t in pool.texts]), "marker_human": marker_human}
 
@@ -71,8 +80,14 @@ def fold_scores(dev: LabeledSet, pool: LabeledSet, args, vintage: LabeledSet | N
 def estimate_all(s: dict, idx: np.ndarray, replicates: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     cal = s["det"].calibration
-    res = Q.resample_means({"flag": s["margins"][idx] >= cal.threshold, "prob": s["probs"][idx], "occ": s["occ"][idx]},
-                           replicates, rng)
+    columns = {"flag": s["margins"][idx] >= cal.threshold, "prob": s["probs"][idx], "occ": s["occ"][idx]}
+    if "baseline" in s:   # each document against its genre's baseline; sd √Σ_d n_d² var_d / n (estimates.human_side)
+        base = s["baseline"][idx]
+        columns.update(fpr=base[:, 0], neg=base[:, 2])
+        _, first, counts = np.unique(s["domain"][idx], return_index=True, return_counts=True)
+        cal = dataclasses.replace(cal, fpr_sd=float(np.sqrt(np.sum(counts ** 2 * base[first, 1]))) / idx.size,
+                                  mean_p_human_sd=float(np.sqrt(np.sum(counts ** 2 * base[first, 3]))) / idx.size)
+    res = Q.resample_means(columns, replicates, rng)
     out = {"cc": Q.classify_and_count(res), "acc": Q.acc(res, cal, rng), "pacc": Q.pacc(res, cal, rng),
            "mle": Q.mixture_mle(res, s["p_human"], s["ref"].q_ai)}
     lb = Q.marker_excess_lower_bound(float(s["marker"][idx].mean()), s["marker_human"])
@@ -167,6 +182,9 @@ def main(argv=None) -> int:
                     help="measure the human side (fpr, mean human probability, P, marker share) on the human texts "
                          "of this share of the test pool's groups, kept out of the mixtures: what "
                          "synthetic.human_reference: vintage does with an audited crawl's pre-LLM snapshots")
+    ap.add_argument("--pooled-vintage", action="store_true",
+                    help="with --vintage, one pooled human baseline instead of one per genre (the audit's "
+                         "synthetic.vintage_per_domain: false)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the summary and every mixture's estimates here")
     args = ap.parse_args(argv)
@@ -205,7 +223,8 @@ def main(argv=None) -> int:
                  "leave-one-family-out" if args.leave_one_family_out else
                  "leave-one-genre-out" if args.leave_one_domain_out or args.leave_one_genre_out else "held-out groups")
     if args.vintage:
-        mode_name += f", human baseline measured on {args.vintage:.0%} of the pool's groups"
+        mode_name += (f", human baseline measured on {args.vintage:.0%} of the pool's groups"
+                      + (", pooled" if args.pooled_vintage else ", per genre"))
     print_table(summary, f"{mode_name}: {len(records) // len(ESTIMATORS)} mixtures")
     if skipped:
         print(f"skipped (pool too small for n distinct groups): {skipped}")

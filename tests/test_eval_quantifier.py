@@ -4,6 +4,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 from crawlaudit import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,3 +59,34 @@ def test_leave_one_family_and_genre_out_modes(tmp_path):
     assert report["mode"].startswith("leave-one-genre-out, human baseline measured on 30%")
     folds = set(report["summary"]["pacc"]["by_fold"])
     assert len(folds) == 2 and all(f.startswith("dom:") for f in folds)
+
+
+def test_vintage_per_genre_as_the_audit_measures_per_domain():
+    """A mixture of human texts from a genre flagged at 30% and one flagged at 0%, in other proportions than the
+    vintage texts: against one pooled baseline it reads as 10% AI, against each genre's own baseline as human."""
+    import numpy as np
+    from scipy import sparse
+    from types import SimpleNamespace
+
+    from crawlaudit.synthetic.detector import Calibration
+    from crawlaudit.synthetic.estimates import domain_baseline_arrays
+
+    mod = _script()
+    v_domain = np.array(["a"] * 200 + ["b"] * 200)
+    v_flag = np.r_[np.arange(200) < 60, np.zeros(200, bool)]
+    v_prob = np.where(v_flag, 0.8, 0.1)
+    domain = np.array(["a"] * 300 + ["b"] * 100)
+    flag = np.r_[np.arange(300) < 90, np.zeros(100, bool)]
+    cal = Calibration(threshold=0.0, tpr=0.9, fpr=v_flag.mean(), mean_p_ai=0.9, mean_p_human=v_prob.mean())
+    scores = {"det": SimpleNamespace(calibration=cal), "margins": np.where(flag, 1.0, -1.0),
+              "probs": np.where(flag, 0.8, 0.1), "occ": sparse.csr_matrix((400, 2)), "marker": np.zeros(400, bool),
+              "marker_human": 0.0, "p_human": np.array([0.1, 0.2]), "ref": SimpleNamespace(q_ai=np.array([0.3, 0.4])),
+              "domain": domain}
+    idx = np.arange(400)
+    pooled = mod.estimate_all(scores, idx, 200, 0)
+    assert pooled["acc"].value == pytest.approx((0.225 - 0.15) / (0.9 - 0.15))
+    base = domain_baseline_arrays(v_domain, v_prob, v_flag)
+    per_genre = mod.estimate_all({**scores, "baseline": np.array([base[d] for d in domain])}, idx, 200, 0)
+    for est in ("acc", "pacc"):
+        assert per_genre[est].value == pytest.approx(0.0, abs=0.01), est
+        assert per_genre[est].lo <= 0.0 <= per_genre[est].hi

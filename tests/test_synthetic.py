@@ -158,6 +158,17 @@ def test_domain_baselines_shrink_toward_the_pool_and_fill_new_domains(spark):
     agree = synthetic.domain_baselines(same, synthetic.vintage_baseline(same, 2))
     assert agree.prior_fpr == 200 and agree.prior_neg == 200
     assert synthetic._prior_strength(spread=0.02, sampling=0.01, within=0.09, cap=1e6) == pytest.approx(9.0)
+    # the evaluation harness's in-memory twin gives the same baselines, fixed or empirical-Bayes k
+    local = vintage.toPandas()
+    for prior, spark_rows in ((50, fixed), (None, eb)):
+        arrays = synthetic.domain_baseline_arrays(local[S.REGISTERED_DOMAIN].to_numpy(), local[S.AI_PROB].to_numpy(),
+                                                  local[S.IS_AI_FLAGGED].to_numpy(), prior)
+        for r in spark_rows.rows.collect():
+            assert arrays[r[S.REGISTERED_DOMAIN]] == pytest.approx(
+                (r[synthetic.BASE_FPR], r[synthetic.BASE_FPR_VAR], r[synthetic.BASE_NEG], r[synthetic.BASE_NEG_VAR]),
+                rel=1e-9, abs=1e-12)
+        assert arrays[None] == pytest.approx((f0, f0 * (1 - f0) / spark_rows.prior_fpr, p0,
+                                              pooled.prob_sd ** 2 / spark_rows.prior_neg))
 
     # documents get their domain's baseline; a domain without vintage documents the pooled one, with the
     # between-domain variance (value·(1 − value)/k) as its uncertainty

@@ -394,6 +394,35 @@ def domain_baselines(vintage: DataFrame, pooled: VintageBaseline, prior_docs: in
     return DomainBaselines(rows, pooled, k_fpr, k_neg)
 
 
+def domain_baseline_arrays(domain: np.ndarray, prob: np.ndarray, flagged: np.ndarray,
+                           prior_docs: int | None = None) -> dict[str, tuple[float, float, float, float]]:
+    """``domain_baselines`` on in-memory vintage documents (the evaluation harness's held-out human texts, one
+    array entry each): per domain (fpr, fpr variance, mean human probability, its variance), shrunk toward the
+    pooled values by the same rule; key None: a domain without vintage documents. The test suite checks it
+    against the Spark version."""
+    domain, prob, flagged = np.asarray(domain), np.asarray(prob, np.float64), np.asarray(flagged, np.float64)
+    n_pool = max(prob.size, 1)
+    f0, p0 = flagged.mean(), prob.mean()
+    sd0 = float(np.sqrt(max((prob ** 2).mean() - p0 * p0, 0.0)))
+    names, inverse = np.unique(domain, return_inverse=True)
+    n = np.bincount(inverse).astype(np.float64)
+    fpr = np.bincount(inverse, flagged) / n
+    neg = np.bincount(inverse, prob) / n
+    neg_var = np.maximum(np.bincount(inverse, prob ** 2) / n - neg ** 2, 0.0)
+    if prior_docs is not None:
+        k_fpr = k_neg = float(prior_docs)
+    else:
+        k_fpr = _prior_strength(np.sum(n * (fpr - f0) ** 2) / n.sum(), np.sum(fpr * (1 - fpr)) / n.sum(),
+                                f0 * (1 - f0), n_pool)
+        k_neg = _prior_strength(np.sum(n * (neg - p0) ** 2) / n.sum(), np.sum(neg_var) / n.sum(), sd0 ** 2, n_pool)
+    fpr_s = (n * fpr + k_fpr * f0) / (n + k_fpr)
+    neg_s = (n * neg + k_neg * p0) / (n + k_neg)
+    out: dict = {d: (float(fpr_s[i]), float(fpr_s[i] * (1 - fpr_s[i]) / (n[i] + k_fpr)), float(neg_s[i]),
+                     float(sd0 ** 2 / (n[i] + k_neg))) for i, d in enumerate(names)}
+    out[None] = (float(f0), float(f0 * (1 - f0) / k_fpr), float(p0), float(sd0 ** 2 / k_neg))
+    return out
+
+
 def with_document_baselines(baselines: DomainBaselines | None) -> Callable[[DataFrame], DataFrame]:
     """Columns in: registered_domain, …. Columns out: the same + ``BASELINE_COLUMNS`` (each document's domain's
     shrunk baseline; the pooled one for a domain without vintage documents). Identity for None."""
