@@ -20,6 +20,7 @@ from crawlaudit import schemas as S
 from crawlaudit.config import Config
 from crawlaudit.errors import CrawlauditError
 from crawlaudit.metrics.neardup import NearDupParams
+from crawlaudit.session import checkpoint
 from crawlaudit.synthetic.step import SyntheticStep
 from crawlaudit.warehouse import Warehouse, publish, tables
 from crawlaudit.warehouse.runs import AuditRun
@@ -42,10 +43,10 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
             # narrow per-document results are checkpointed: later plans start from them instead of nesting plans;
             # the first of them reads the files. The page signals (line hashes, repetition) came with the documents.
             pages = docs.select(*templates.KEYS, S.DOC_ID, S.CONTENT_HASH, S.LINE_HASHES,
-                                *S.REP_SIGNALS).localCheckpoint()
+                                *S.REP_SIGNALS).transform(checkpoint)
         page_signals = pages.select(S.DOC_ID, S.LINE_HASHES, *S.REP_SIGNALS)
         # site templates, then each page's main content: what the exact hashes, signatures and matching use
-        site_templates = pages.transform(templates.template_lines(near.templates)).localCheckpoint()
+        site_templates = pages.transform(templates.template_lines(near.templates)).transform(checkpoint)
         # one pass makes them (text, tokens, hash, signature), kept for the detector and verification
         main = cache(docs.transform(templates.main_documents(site_templates, near.hasher)))
         doc_signals = audit.with_main_signatures(page_signals, main)
@@ -54,7 +55,7 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
         flagged = audit.flag_near_duplicates(
             audit.flag_documents(docs, main, wh.read_prior_hashes(snapshot, hashed_text)), main,
             doc_signals, wh.read_prior_signatures(snapshot, near.signature_params), near,
-            cfg.dedup.line_min_repeats).localCheckpoint()
+            cfg.dedup.line_min_repeats).transform(checkpoint)
         by_domain, pooled_synthetic, by_language = synthetic.group_rows(flagged, scores, snapshot)
         pub.stage(tables.INGEST_ERRORS, audit.ingest_error_rows(errors, run.run_id))
         pub.stage(tables.CONTENT_HASHES, audit.content_hash_rows(flagged, hashed_text))
@@ -112,7 +113,7 @@ def reuse_rows(wh: Warehouse, near: NearDupParams, snapshot: str):
     flags = audit.reuse_flags(hashes, wh.read_prior_hashes(snapshot, hashed_text),
                               signatures.select(S.DOC_ID, S.SIGNATURE),
                               wh.read_prior_signatures(snapshot, near.signature_params), near
-                              ).localCheckpoint()
+                              ).transform(checkpoint)
     return (flags.transform(audit.reuse_stats([S.SNAPSHOT, S.REGISTERED_DOMAIN])),
             flags.transform(audit.reuse_stats([S.SNAPSHOT])), flags.transform(audit.reuse_stats([S.SNAPSHOT, S.LANGUAGE])))
 

@@ -19,6 +19,7 @@ DELTA_CONF = {
 
 
 ARROW_BATCH_ROWS = 2000
+UNROLL_CHUNK = str(500 * 1024)  # bytes: the conf takes a plain number
 
 
 @contextlib.contextmanager
@@ -62,6 +63,10 @@ def build(cfg: SparkConfig, location=None):
         # the per-page Python steps (scanning, scoring) hold arrays of a few words per token of their batch: a
         # bound on the batch bounds a Python worker's memory whatever the partitions hold (Spark's default: 10,000)
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
+        # serialized cached blocks are built in chunks of this size; Spark's 1 MB default makes every chunk a G1
+        # "humongous" object on heaps under 8 GB (2 MB regions), each wasting half its region: a 4 GB local driver
+        # ran out of heap with its storage memory half used. Under half of G1's smallest region (1 MB) instead.
+        "spark.storage.unrollMemoryThreshold": UNROLL_CHUNK,
     }
     if cfg.driver_memory:
         conf["spark.driver.memory"] = cfg.driver_memory
@@ -100,6 +105,15 @@ class Cached:
             df.unpersist()
         self._frames.clear()
         return False
+
+
+def checkpoint(df):
+    """``df`` computed now and kept for the rest of the job with its plan cut (``localCheckpoint``), its blocks
+    stored serialized (memory, then disk): a checkpoint of per-document rows held deserialized is one Java object
+    per row, which the heap carries at several times the rows' size and Spark's memory manager under-counts."""
+    from pyspark import StorageLevel
+
+    return df.localCheckpoint(storageLevel=StorageLevel.MEMORY_AND_DISK)
 
 
 TASKS_PER_CORE = 4

@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from crawlaudit import schemas as S
+from crawlaudit.session import checkpoint
 from crawlaudit.curation import view as V
 from crawlaudit.errors import InputError
 from crawlaudit.metrics import neardup
@@ -69,7 +70,7 @@ def curate(wh: Warehouse, snapshots: list[str], policy: V.Policy, near: NearDupP
                          f"each document's file, offset and cluster were kept; re-audit them to export them")
     kind = near.templates.hashed_text
     hashes = hashes.where(F.col(S.HASHED_TEXT) == kind)
-    wanted = hashes.where(F.col(S.SNAPSHOT).isin(*snapshots)).localCheckpoint()
+    wanted = hashes.where(F.col(S.SNAPSHOT).isin(*snapshots)).transform(checkpoint)
     found = {r[0]: r[1] for r in wanted.groupBy(S.SNAPSHOT).agg(
         F.sum(F.col(S.FILE).isNull().cast("long"))).collect()}
     missing = sorted(set(snapshots) - set(found))
@@ -91,7 +92,7 @@ def curate(wh: Warehouse, snapshots: list[str], policy: V.Policy, near: NearDupP
         r = reposted(wh, near, s)
         repost = r if repost is None else repost.unionByName(r)
     rows = wanted.transform(V.curation_rows(V.first_copies(hashes), scores, repost,
-                                            domain_vintage(wh, min_docs, min_years), policy)).localCheckpoint()
+                                            domain_vintage(wh, min_docs, min_years), policy)).transform(checkpoint)
     summary = [r.asDict() for r in rows.groupBy(S.YEAR, V.DROP_REASON).agg(F.count(F.lit(1)).alias(S.N_DOCS))
                .orderBy(S.YEAR, F.col(V.DROP_REASON).asc_nulls_first()).collect()]
     return Export(rows, summary)

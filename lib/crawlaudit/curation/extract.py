@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from crawlaudit import schemas as S
+from crawlaudit.session import checkpoint
 from crawlaudit.config import InputConfig, redact_url
 from crawlaudit.curation import view as V
 from crawlaudit.errors import FetchError, InputError
@@ -130,7 +131,7 @@ def extract(kept: DataFrame, input_cfg: InputConfig, partitions: int, rebase: di
     from pyspark.sql.pandas.types import from_arrow_schema
 
     return (kept.repartition(max(partitions, 1), V.WARC_FILE).sortWithinPartitions(V.WARC_FILE, V.WARC_OFFSET)
-            .mapInArrow(run, from_arrow_schema(_SCHEMA)).localCheckpoint())
+            .mapInArrow(run, from_arrow_schema(_SCHEMA)).transform(checkpoint))
 
 
 def write(rows: DataFrame, out: str, fmt: str = "jsonl", shard_docs: int | None = None) -> dict:

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from crawlaudit.errors import CrawlauditError
+from crawlaudit.session import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,9 @@ def connected_components(edges: DataFrame, max_rounds: int) -> DataFrame:
     rounds do not converge within ``max_rounds`` (never seen: it would mean a bug, not a hard graph). Each
     round is checkpointed locally: caching alone would let the plan double with every round.
     """
-    current = edges.select(SRC, DST).where(F.col(SRC) != F.col(DST)).distinct().localCheckpoint()
+    current = edges.select(SRC, DST).where(F.col(SRC) != F.col(DST)).distinct().transform(checkpoint)
     for round_no in range(1, max_rounds + 1):
-        nxt = _small_star(_large_star(current)).localCheckpoint()
+        nxt = _small_star(_large_star(current)).transform(checkpoint)
         # converged when the edges form stars: every child has one parent, and no parent is a child (one
         # aggregation over both ends of every edge)
         ends = nxt.select(F.col(SRC).alias("_v"), F.lit(1).alias("_as_child"), F.lit(0).alias("_as_parent")).unionByName(

@@ -24,6 +24,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
 from crawlaudit import schemas as S
+from crawlaudit.session import checkpoint
 from crawlaudit.config import DedupConfig
 from crawlaudit.metrics.graph import connected_components
 from crawlaudit.metrics.minhash import MinHasher, lsh_band_hashes, optimal_bands
@@ -212,7 +213,7 @@ def verify_candidates(docs: DataFrame, pairs: DataFrame, params: NearDupParams) 
     ids = pairs.select(F.col(S.DOC_A).alias(S.DOC_ID)).union(pairs.select(F.col(S.DOC_B).alias(S.DOC_ID))).distinct()
     # the candidates' ids are broadcast to the texts, never the texts shuffled to the ids; the shingle sets are
     # computed once (both ends of the pairs read them)
-    shingles = docs.join(F.broadcast(ids), S.DOC_ID, "left_semi").transform(shingle_sets(params.hasher)).localCheckpoint()
+    shingles = docs.join(F.broadcast(ids), S.DOC_ID, "left_semi").transform(shingle_sets(params.hasher)).transform(checkpoint)
     return verify_exact(pairs, shingles, params.threshold)
 
 

@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from crawlaudit import audit
+from crawlaudit.session import checkpoint
 from crawlaudit.synthetic import estimates as synthetic
 from crawlaudit import schemas as S
 from crawlaudit.config import SyntheticConfig
@@ -47,7 +48,7 @@ class SyntheticStep:
             return None
         usable = docs.where((F.col(S.N_TOKENS) >= self.cfg.min_doc_tokens)
                             & F.col(S.LANGUAGE).isin(*self.languages))
-        return usable.transform(synthetic.document_scores(self.scorer)).localCheckpoint()
+        return usable.transform(synthetic.document_scores(self.scorer)).transform(checkpoint)
 
     def params_for(self, exclude: str | list[str]):
         """The estimator parameters; with ``human_reference: vintage``, their human side (the mixture's P, the
@@ -71,7 +72,7 @@ class SyntheticStep:
 
     def _measure_baseline(self, exclude: list[str]) -> tuple:
         label = ", ".join(exclude)
-        scores = self.wh.read_vintage_scores(exclude, self.name, self.cfg.vintage_before_year).localCheckpoint()
+        scores = self.wh.read_vintage_scores(exclude, self.name, self.cfg.vintage_before_year).transform(checkpoint)
         base = synthetic.vintage_baseline(scores, len(self.params.p_human))
         if base.n_docs < self.cfg.vintage_min_docs:
             log.warning("%s: %d vintage documents in the other audited snapshots (synthetic.vintage_min_docs = %d): "
@@ -125,7 +126,7 @@ class SyntheticStep:
             return None
         if S.LANGUAGE not in scores.columns:
             scores = scores.withColumn(S.LANGUAGE, F.lit(None).cast("string"))
-        scores = scores.where(F.col(S.DETECTOR) == self.name).localCheckpoint()
+        scores = scores.where(F.col(S.DETECTOR) == self.name).transform(checkpoint)
         if scores.isEmpty():
             return None
         return self.group_rows(scores.select(S.DOC_ID, S.SNAPSHOT, S.REGISTERED_DOMAIN, S.LANGUAGE),
