@@ -114,3 +114,15 @@ def test_small_pooled_groups_get_null_estimates(spark):
     scored = _spark_frame(spark, _frame(n=20))
     row = scored.transform(pooled_estimates([S.SNAPSHOT], PARAMS)).first()
     assert row[S.SYNTHETIC_LOW_N] and row[S.N_DOCS_SCORED] == 20 and row[S.SYNTHETIC_RATIO] is None
+
+
+def test_the_word_mixture_is_fitted_on_replicates_only_when_it_is_the_primary():
+    """The secondary synthetic_mle is the point fit alone, the same number as when mle is the primary estimator."""
+    pdf = _frame(400)
+    by_pacc = synthetic.estimate_group(pdf, ("k",), PARAMS)
+    by_mle = synthetic.estimate_group(pdf, ("k",), dataclasses.replace(PARAMS, primary="mle"))
+    assert 0.0 < by_pacc[S.SYNTHETIC_MLE] == by_mle[S.SYNTHETIC_MLE] == by_mle[S.SYNTHETIC_RATIO] < 1.0
+    assert by_mle[S.SYNTHETIC_RATIO_LO] < by_mle[S.SYNTHETIC_RATIO] < by_mle[S.SYNTHETIC_RATIO_HI]
+    assert by_pacc[S.SYNTHETIC_RATIO] == by_pacc[S.SYNTHETIC_PACC]
+    for column in (S.SYNTHETIC_CC, S.SYNTHETIC_ACC, S.SYNTHETIC_PACC, S.N_DOCS_SCORED, S.MARKER_DOC_FRAC):
+        assert by_pacc[column] == by_mle[column]
