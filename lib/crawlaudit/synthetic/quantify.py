@@ -287,17 +287,13 @@ def mixture_alpha(counts: np.ndarray, n_docs: np.ndarray, p: np.ndarray, q: np.n
 def mixture_mle(res: Resampled, p: np.ndarray, q: np.ndarray, column: str = "occ") -> Estimate:
     """α of the word-occurrence mixture, from the documents × reference-words occurrence column."""
     boot = mixture_alpha(res.boot[column] * res.boot_n[:, None], res.boot_n, p, q)
-    return _interval(_mixture_point(res, p, q, column), boot)
-
-
-def _mixture_point(res: Resampled, p: np.ndarray, q: np.ndarray, column: str) -> float:
-    return mixture_alpha(res.point[column] * res.n, np.array([res.n]), p, q)[0]
+    return _interval(mixture_mle_value(res, p, q, column), boot)
 
 
 def mixture_mle_value(res: Resampled, p: np.ndarray, q: np.ndarray, column: str = "occ") -> float:
     """``mixture_mle(...).value`` without its replicates (one fit per replicate over every reference word): for
     when the interval is not wanted."""
-    return float(np.clip(_mixture_point(res, p, q, column), 0.0, 1.0))
+    return float(np.clip(mixture_alpha(res.point[column] * res.n, np.array([res.n]), p, q)[0], 0.0, 1.0))
 
 
 def marker_excess_lower_bound(share: float | None, expected: float | None) -> float | None:
