@@ -183,3 +183,16 @@ def test_compiled_tokenizers_reproduce_the_regexes_and_the_reference_scan():
     scans = [ref.scan(t) for t in texts]
     assert [indices[offsets[i]:offsets[i + 1]].tolist() for i in range(len(texts))] == [s[0] for s in scans]
     assert markers.tolist() == [s[1] for s in scans] and sum(markers) > 0 and offsets[-1] > 20
+
+
+def test_reference_scan_batch_without_markers_or_words():
+    """The compiled reference lookup with an empty word list or an empty marker list, on missing and empty texts,
+    gives what ``scan`` gives text by text."""
+    texts = ["Alpha beta BETA gamma", None, "", "don't stop", "we delve, alpha"]
+    for ref in (Reference(["alpha", "beta", "don't"], np.array([.1, .2, .3]), np.array([.2, .3, .4]), [], {}),
+                Reference([], np.zeros(0), np.zeros(0), ["delve"], {})):
+        offsets, indices, markers = ref.scan_batch(texts)
+        scans = [ref.scan(t) for t in texts]
+        assert [indices[offsets[i]:offsets[i + 1]].tolist() for i in range(len(texts))] == [s[0] for s in scans]
+        assert markers.tolist() == [s[1] for s in scans]
+    assert scans[-1][1] and offsets[-1] == 0   # the second reference: a marker, no words

@@ -235,15 +235,18 @@ def with_line_dup_counts(min_repeats: int):
     Columns in: snapshot, doc_id, line_hashes. Columns out: + n_lines, n_dup_lines (the document's lines, with
     multiplicity, that are duplicated).
     """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from crawlaudit.quality.validation import require_columns
 
     def transform(signals):
         require_columns(signals, [S.SNAPSHOT, S.DOC_ID, S.LINE_HASHES], "with_line_dup_counts")
+        # one shuffle of the line rows (each line's count over its window); counting, then joining the counts back
+        # onto the lines, shuffled them twice
         lines = signals.select(S.SNAPSHOT, S.DOC_ID, F.explode(S.LINE_HASHES).alias("_line"))
-        frequent = lines.groupBy(S.SNAPSHOT, "_line").count().where(F.col("count") >= min_repeats).drop("count")
-        per_doc = (lines.join(frequent, [S.SNAPSHOT, "_line"], "left_semi")
+        per_doc = (lines.withColumn("_n", F.count(F.lit(1)).over(Window.partitionBy(S.SNAPSHOT, "_line")))
+                   .where(F.col("_n") >= min_repeats)
                    .groupBy(S.SNAPSHOT, S.DOC_ID).agg(F.count(F.lit(1)).alias(S.N_DUP_LINES)))
         return (
             signals.withColumn(S.N_LINES, F.size(S.LINE_HASHES))

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 from scipy import sparse
 
@@ -35,9 +36,7 @@ class Reference:
         hashes = token_hashes(list(self.words))
         if np.unique(hashes).size != hashes.size:
             raise ValueError("reference words with equal 64-bit hashes")   # never seen; scan_batch needs them apart
-        self._hash_order = np.argsort(hashes)
-        self._hashes = hashes[self._hash_order]
-        self._marker_hashes = np.unique(token_hashes(list(self.markers)))
+        self._table = _lookup_table(hashes, token_hashes(list(self.markers)))
 
     def occurrence_indices(self, text: str | None) -> list[int]:
         """Sorted indices of the reference words occurring in ``text``."""
@@ -57,16 +56,7 @@ class Reference:
         (a non-word whose hash equals a word's would count as it: odds ≈ 1e-16 per token)."""
         buf, bounds = utf8_buffers([t.lower() if t else "" for t in texts])
         hashes, counts = scan_words(buf, bounds, T.code_point_classes(), T.APOSTROPHES[0], T.APOSTROPHES[1])
-        doc = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
-        pos = np.minimum(np.searchsorted(self._hashes, hashes), max(self._hashes.size - 1, 0))
-        hit = self._hashes[pos] == hashes if self._hashes.size else np.zeros(hashes.size, dtype=bool)
-        keys = np.unique(doc[hit] * len(self.words) + self._hash_order[pos[hit]])   # sorted by (text, index)
-        offsets = np.zeros(len(texts) + 1, dtype=np.int32)
-        offsets[1:] = np.cumsum(np.bincount(keys // max(len(self.words), 1), minlength=len(texts)))
-        markers = np.zeros(len(texts), dtype=bool)
-        if self._marker_hashes.size:
-            markers[np.unique(doc[np.isin(hashes, self._marker_hashes)])] = True
-        return offsets, (keys % max(len(self.words), 1)).astype(np.int32), markers
+        return _reference_hits(hashes, counts, *self._table, len(self.words))
 
     def save(self, path: str | Path) -> None:
         body = {"words": self.words, "p_human": [round(float(x), 7) for x in self.p_human],
@@ -80,6 +70,61 @@ class Reference:
             raise FileNotFoundError(f"reference tables {p} not found (build them with scripts/train_detector.py)")
         body = json.loads(p.read_text(encoding="utf-8"))
         return cls(body["words"], np.array(body["p_human"]), np.array(body["q_ai"]), body["markers"], body["info"])
+
+
+def _lookup_table(word_hashes: np.ndarray, marker_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An open-addressing table (linear probing, at most a quarter full) of the reference words' and the markers'
+    token hashes: (keys, word index or −1, is a marker), for ``_reference_hits``."""
+    all_hashes = np.unique(np.concatenate([word_hashes, marker_hashes]).astype(np.uint64))
+    size = 1 << max(4, int(4 * all_hashes.size).bit_length())
+    keys = np.zeros(size, dtype=np.uint64)
+    used = np.zeros(size, dtype=bool)
+    word = np.full(size, -1, dtype=np.int32)
+    marker = np.zeros(size, dtype=bool)
+    index = {int(h): i for i, h in enumerate(word_hashes)}
+    markers = {int(h) for h in marker_hashes}
+    for h in all_hashes.tolist():
+        slot = h & (size - 1)
+        while used[slot]:
+            slot = (slot + 1) & (size - 1)
+        used[slot], keys[slot] = True, h
+        word[slot] = index.get(h, -1)
+        marker[slot] = h in markers
+    return keys, np.where(used, word, -2).astype(np.int32), marker
+
+
+@numba.njit(cache=True, nogil=True)
+def _reference_hits(hashes, counts, keys, word, marker, n_words):
+    """``Reference.scan_batch``'s (offsets, indices, markers) from the token hashes of ``scan_words``: each token
+    looked up in the table of ``_lookup_table`` (``word`` −2: an empty slot), each document's distinct word
+    indices sorted: one compiled pass instead of numpy's searchsorted, unique and isin over every token of the
+    batch."""
+    n_docs, mask = counts.size, np.uint64(keys.size - 1)
+    offsets = np.zeros(n_docs + 1, dtype=np.int32)
+    indices = np.empty(min(hashes.size, n_docs * n_words), dtype=np.int32)
+    markers = np.zeros(n_docs, dtype=np.bool_)
+    seen = np.full(max(n_words, 1), -1, dtype=np.int64)     # the last document each word was found in
+    k, start = 0, 0
+    for d in range(n_docs):
+        first = k
+        for j in range(start, start + counts[d]):
+            h = hashes[j]
+            slot = h & mask
+            while word[slot] != -2 and keys[slot] != h:
+                slot = (slot + np.uint64(1)) & mask
+            w = word[slot]
+            if w == -2:
+                continue
+            if w >= 0 and seen[w] != d:
+                seen[w] = d
+                indices[k] = w
+                k += 1
+            if marker[slot]:
+                markers[d] = True
+        indices[first:k] = np.sort(indices[first:k])
+        offsets[d + 1] = k
+        start += counts[d]
+    return offsets, indices[:k], markers
 
 
 def occurrence_matrix(index_lists: list[list[int]], n_words: int) -> sparse.csr_matrix:
