@@ -56,6 +56,21 @@ def test_uniform_distribution_at_a_large_budget(spark):
     assert row.entropy_bits == pytest.approx(8.0, abs=1e-9) and row.ttr == pytest.approx(256 / 12800)
 
 
+def test_kept_samples_give_the_documents_numbers_and_a_group_without_one_reads_unmet(spark):
+    """``sample_entropy`` on the budget samples a snapshot keeps (token_samples) gives what ``entropy_at_budget``
+    gives on the documents, so language_stats draws its sample once; a group with too few tokens has no sample and
+    reads null metrics, budget not met."""
+    rows = [("g%d" % (i % 3), f"d{i:02d}", words(7 + i % 5, "t%d_" % (i % 4))) for i in range(40)]
+    df = docs_df(spark, rows + [("short", "z", "one two")])
+    direct = df.transform(entropy.entropy_at_budget(["g"], 50))
+    samples = df.transform(entropy.budget_token_samples(["g"], 50)).localCheckpoint()
+    assert sorted(r.g for r in samples.select("g").distinct().collect()) == ["g0", "g1", "g2"]
+    kept = samples.transform(entropy.sample_entropy(["g"], 50, df.select("g").distinct()))
+    assert_approx_df_equality(kept, direct, precision=1e-12, ignore_row_order=True)
+    short = kept.where("g = 'short'").first()
+    assert short.entropy_bits is None and short.entropy_budget_met is False
+
+
 def test_result_does_not_depend_on_partitioning(spark):
     rows = [("g%d" % (i % 3), f"d{i:02d}", words(7 + i % 5, "t%d_" % (i % 4))) for i in range(40)]
     df = docs_df(spark, rows)

@@ -244,19 +244,21 @@ def snapshot_stats(flagged: DataFrame, language_rows: DataFrame, files: DataFram
     return out.select(*S.SNAPSHOT_STATS_COLUMNS)
 
 
-def language_stats(flagged: DataFrame, docs: DataFrame, metrics: MetricsConfig, run_id: str,
+def language_stats(flagged: DataFrame, token_samples: DataFrame, metrics: MetricsConfig, run_id: str,
                    synthetic_by_language: DataFrame) -> DataFrame:
     """One row per (snapshot, language), columns ``schemas.LANGUAGE_STATS_COLUMNS``: the language's share of the
     snapshot's documents, how many were detected, its domains, its duplication (within the snapshot and with
     earlier ones), its vocabulary entropy and diversity on ``metrics.snapshot_entropy_budget_tokens`` tokens of its
-    own documents (never a sample mixing languages), and ``synthetic_by_language`` (``synthetic_rows`` for the same
-    keys: estimates only for the detector's languages)."""
+    own documents (never a sample mixing languages; ``token_samples``: the snapshot's ``token_sample_rows``, drawn
+    once), and ``synthetic_by_language`` (``synthetic_rows`` for the same keys: estimates only for the detector's
+    languages)."""
     keys = [S.SNAPSHOT, S.LANGUAGE]
     budget = metrics.snapshot_entropy_budget_tokens
     counts = flagged.groupBy(*keys).agg(
         F.countDistinct(S.REGISTERED_DOMAIN).alias(S.N_DOMAINS),
         F.sum((F.col(S.LANGUAGE_SOURCE) == SOURCE_DETECTED).cast("long")).alias(S.N_DOCS_DETECTED))
-    ent = docs.transform(entropy.entropy_at_budget(keys, budget, diversity_params(metrics)))
+    ent = token_samples.transform(entropy.sample_entropy(keys, budget, flagged.select(*keys).distinct(),
+                                                         diversity_params(metrics)))
     return (
         flagged.transform(dedup.duplication_stats(keys)).join(counts, keys)
         .join(flagged.transform(neardup.near_dup_stats(keys)), keys).join(ent, keys, "left")

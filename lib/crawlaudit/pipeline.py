@@ -62,9 +62,9 @@ def audit_snapshot(wh: Warehouse, cfg: Config, snapshot: str, synthetic: Synthet
         pub.stage(tables.DOC_SIGNATURES, audit.doc_signature_rows(flagged, doc_signals, near))
         pub.stage(tables.DOC_HASHES, audit.doc_hash_rows(flagged, hashed_text))
         pub.stage(tables.DOC_SCORES, synthetic.score_rows(flagged, scores))
-        pub.stage(tables.TOKEN_SAMPLES, audit.token_sample_rows(docs, cfg.metrics))
-        language_rows = pub.stage(tables.LANGUAGE_STATS, audit.language_stats(flagged, docs, cfg.metrics, run.run_id,
-                                                                              by_language))
+        token_samples = pub.stage(tables.TOKEN_SAMPLES, audit.token_sample_rows(docs, cfg.metrics))
+        language_rows = pub.stage(tables.LANGUAGE_STATS, audit.language_stats(flagged, token_samples, cfg.metrics,
+                                                                              run.run_id, by_language))
         pub.stage(tables.DOMAIN_STATS, audit.domain_stats(flagged, docs, cfg.metrics, run.run_id, by_domain,
                                                           synthetic.languages))
         summary = pub.stage(tables.SNAPSHOT_STATS, audit.snapshot_stats(

@@ -115,6 +115,21 @@ def entropy_at_budget(group_cols: list[str], budget: int, params: DiversityParam
     """Per group: ``DIVERSITY_COLUMNS`` (doubles; entropies in bits), entropy_budget_tokens (int, = budget),
     entropy_budget_met (bool). Columns in: group_cols (strings), doc_id, text, n_tokens. ``within``: measure
     each group on its documents matching its row there (``budget_token_samples``); every group keeps its row.
+    ``budget_token_samples`` then ``sample_entropy``.
+    """
+    def transform(docs: DataFrame) -> DataFrame:
+        return docs.transform(budget_token_samples(group_cols, budget, within)).transform(
+            sample_entropy(group_cols, budget, docs.select(*group_cols).distinct(), params))
+
+    return transform
+
+
+def sample_entropy(group_cols: list[str], budget: int, groups: DataFrame, params: DiversityParams = DiversityParams()
+                   ) -> Callable[[DataFrame], DataFrame]:
+    """Per row of ``groups`` (group_cols, strings): ``DIVERSITY_COLUMNS``, entropy_budget_tokens, entropy_budget_met
+    of its budget sample. Columns in: ``budget_token_samples`` rows (group_cols, doc_id, tokens), e.g. the
+    ``token_samples`` a snapshot keeps, so the sample is drawn once; a group without a sample gets null metrics and
+    entropy_budget_met false.
 
     The per-group work runs in ``applyInPandas`` (numpy on one group's B tokens); the bootstrap is seeded by
     the group's key, so the numbers do not depend on partitioning.
@@ -124,18 +139,14 @@ def entropy_at_budget(group_cols: list[str], budget: int, params: DiversityParam
 
     def per_group(pdf: pd.DataFrame) -> pd.DataFrame:
         pdf = pdf.sort_values(S.DOC_ID)
-        tokens = [t for row in pdf["tokens"] for t in row]
+        tokens = [t for row in pdf[S.TOKENS] for t in row]
         key = [pdf[c].iloc[0] for c in group_cols]
         metrics = sample_diversity(tokens, params, _group_seed(key, params.seed))
         return pd.DataFrame([{**dict(zip(group_cols, key)), **metrics}])
 
-    def transform(docs: DataFrame) -> DataFrame:
-        measured = (
-            docs.transform(budget_token_samples(group_cols, budget, within))
-            .groupBy(*group_cols)
-            .applyInPandas(per_group, out_schema)
-        )
-        groups = docs.select(*group_cols).distinct()
+    def transform(samples: DataFrame) -> DataFrame:
+        measured = samples.select(*group_cols, S.DOC_ID, S.TOKENS).groupBy(*group_cols).applyInPandas(
+            per_group, out_schema)
         joined = groups.join(measured, group_cols, "left")
         return joined.select(
             *group_cols, *DIVERSITY_COLUMNS,
