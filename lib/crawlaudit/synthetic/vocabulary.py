@@ -74,23 +74,21 @@ class Reference:
 
 def _lookup_table(word_hashes: np.ndarray, marker_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An open-addressing table (linear probing, at most a quarter full) of the reference words' and the markers'
-    token hashes: (keys, word index or −1, is a marker), for ``_reference_hits``."""
+    token hashes, for ``_reference_hits``: (keys, word index, −1 for a marker only, −2 for an empty slot; is a
+    marker)."""
     all_hashes = np.unique(np.concatenate([word_hashes, marker_hashes]).astype(np.uint64))
     size = 1 << max(4, int(4 * all_hashes.size).bit_length())
     keys = np.zeros(size, dtype=np.uint64)
-    used = np.zeros(size, dtype=bool)
-    word = np.full(size, -1, dtype=np.int32)
+    word = np.full(size, -2, dtype=np.int32)
     marker = np.zeros(size, dtype=bool)
     index = {int(h): i for i, h in enumerate(word_hashes)}
     markers = {int(h) for h in marker_hashes}
     for h in all_hashes.tolist():
         slot = h & (size - 1)
-        while used[slot]:
+        while word[slot] != -2:
             slot = (slot + 1) & (size - 1)
-        used[slot], keys[slot] = True, h
-        word[slot] = index.get(h, -1)
-        marker[slot] = h in markers
-    return keys, np.where(used, word, -2).astype(np.int32), marker
+        keys[slot], word[slot], marker[slot] = h, index.get(h, -1), h in markers
+    return keys, word, marker
 
 
 @numba.njit(cache=True, nogil=True)
