@@ -46,13 +46,21 @@ def _hwm(pid: int) -> float:
 
 
 class PeakSampler:
-    """Peak resident memory of the Spark JVM and of the largest PySpark worker process, sampled from /proc."""
+    """Peak resident memory of the Spark JVM and of the largest PySpark worker process, sampled from /proc. Given
+    the SparkContext, also the Spark stages running when the worker peak last rose (``worker_stages``): where to
+    look when it grows."""
 
-    def __init__(self, jvm_pid: int, every: float = 0.25):
-        self.jvm_pid, self.every = jvm_pid, every
+    def __init__(self, jvm_pid: int, every: float = 0.25, sc=None):
+        self.jvm_pid, self.every, self.sc = jvm_pid, every, sc
         self.jvm_mb = self.worker_mb = 0.0
+        self.worker_stages = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _active_stages(self) -> str:
+        tracker = self.sc.statusTracker()
+        infos = filter(None, map(tracker.getStageInfo, tracker.getActiveStageIds()))
+        return "; ".join(f"stage {i.stageId}: {i.name}" for i in infos)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -63,7 +71,10 @@ class PeakSampler:
                 except OSError:
                     continue
                 if b"pyspark.daemon" in cmd or b"pyspark.worker" in cmd:
-                    self.worker_mb = max(self.worker_mb, _hwm(int(pid)))
+                    mb = _hwm(int(pid))
+                    if mb > self.worker_mb * 1.02 and self.sc is not None:
+                        self.worker_stages = self._active_stages()
+                    self.worker_mb = max(self.worker_mb, mb)
             self._stop.wait(self.every)
 
     def __enter__(self):
@@ -166,7 +177,7 @@ def audit_stage(args) -> None:
     truth_docs = json.loads((corpus / "ground_truth.json").read_text())["snapshots"][SNAPSHOT]
     print(f"{'N':>8}{'docs':>9}{'domains':>9}{'seconds':>9}{'docs/s':>9}{'parse/s':>10}{'vs parse':>10}"
           f"{'t/t(prev)':>11}{'JVM MB':>8}{'driver MB':>11}{'worker MB':>11}", flush=True)
-    previous, curation = None, []
+    previous, curation, peaks = None, [], []
     for n in sizes:
         manifest, files = sub_manifest(corpus, out, max(1, round(FILES * n / sizes[-1])))
         parsed, parse_s = timed_pool(parse_only, files, args.procs)
@@ -184,7 +195,7 @@ def audit_stage(args) -> None:
         with session.spark_session(cfg.spark) as spark:
             spark.range(1).count()   # JVM warm-up outside the timing
             auditor = Auditor(Warehouse.from_config(cfg.output, spark), cfg)
-            with PeakSampler(spark.sparkContext._gateway.proc.pid) as peak:
+            with PeakSampler(spark.sparkContext._gateway.proc.pid, sc=spark.sparkContext) as peak:
                 t = time.perf_counter()
                 if not auditor.audit(SNAPSHOT):
                     raise SystemExit(f"the audit of {SNAPSHOT} at N = {n} failed: see the log above")
@@ -199,7 +210,10 @@ def audit_stage(args) -> None:
               f"{(docs / elapsed) / (parsed / parse_s):>10.4f}{ratio:>11}{peak.jvm_mb:>8.0f}"
               f"{_hwm(os.getpid()):>11.0f}{peak.worker_mb:>11.0f}", flush=True)
         previous = elapsed
+        peaks.append((n, peak.worker_mb, peak.worker_stages))
     print(f"(corpus: {truth_docs['n_docs']:,} documents in {FILES} files; N uses the first N/{sizes[-1]:,} of them)")
+    for n, mb, stages in peaks:
+        print(f"N = {n:,}: the largest Python worker reached {mb:.0f} MB during {stages or '(no stage seen)'}")
     if curation:
         print(f"\ncuration, preset dedup-only (the bench snapshot is post-2023: vintage-human-unique would keep none)\n"
               f"{'N':>8}{'rows':>9}{'export s':>10}{'rows/s':>9}{'kept':>9}{'extract s':>11}{'docs/s':>9}{'MB':>8}"

@@ -67,3 +67,11 @@ def test_main_content_keeps_exactly_the_lines_outside_the_template(texts):
         body = "\n".join(kept)
         assert mains[d] == body and main.n_template_lines[d] == dropped, repr(text)
         assert main.content_hash[d] == T.content_hash(body) and main.n_tokens[d] == len(T.tokenize(body))
+
+
+def test_token_lists_equal_tokenize_and_stop_at_each_documents_limit(texts):
+    assert L.token_lists(texts).to_pylist() == [T.tokenize(t) for t in texts]
+    limits = np.array([(d % 7) - 1 for d in range(len(texts))])   # -1 (all), 0, 1, ... 5
+    cut = L.token_lists(texts, limits).to_pylist()
+    assert cut == [T.tokenize(t)[:k] if k >= 0 else T.tokenize(t) for t, k in zip(texts, limits)]
+    assert sum(map(len, cut)) < sum(len(T.tokenize(t)) for t in texts)   # the limits did cut

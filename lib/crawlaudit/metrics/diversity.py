@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import math
 
+import numba
 import numpy as np
 
 LN2 = math.log(2.0)
@@ -81,15 +82,25 @@ def bootstrap_interval(counts: np.ndarray, estimator, replicates: int, seed: int
     rng = np.random.default_rng(seed)
     # resample the n tokens with replacement: replicate counts by bincount of drawn token indices
     token_types = np.repeat(np.arange(len(c)), c.astype(np.int64))
-    picks = token_types[rng.integers(0, n, size=(replicates, n))]
-    offsets = (np.arange(replicates) * len(c))[:, None]
-    draws = np.bincount((picks + offsets).ravel(), minlength=replicates * len(c)).reshape(replicates, len(c))
+    draws = _replicate_counts(token_types, rng.integers(0, n, size=(replicates, n)), len(c))
     values = rows_estimator(draws) if rows_estimator else np.array([estimator(d) for d in draws])
     estimate = estimator(c)
     bias = values.mean() - estimate
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(values, alpha) - bias, np.quantile(values, 1.0 - alpha) - bias
     return float(min(lo, estimate)), float(max(hi, estimate))
+
+
+
+@numba.njit(cache=True, nogil=True)
+def _replicate_counts(token_types, picks, n_types):
+    """Replicates × types counts of the drawn tokens (``picks``: token indices per replicate), counted in place
+    instead of through replicate-sized temporaries."""
+    draws = np.zeros((picks.shape[0], n_types), dtype=np.int64)
+    for r in range(picks.shape[0]):
+        for i in range(picks.shape[1]):
+            draws[r, token_types[picks[r, i]]] += 1
+    return draws
 
 
 def _previous_occurrence(ids: np.ndarray) -> np.ndarray:

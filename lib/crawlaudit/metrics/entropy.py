@@ -17,13 +17,15 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, BooleanType, DoubleType, IntegerType, StringType, StructField, StructType
 
 from crawlaudit.metrics import diversity as D
 from crawlaudit import schemas as S
-from crawlaudit.metrics.text import tokens_udf
+from crawlaudit.metrics.groups import per_group
+from crawlaudit.metrics.lines import token_lists
 from crawlaudit.quality.validation import require_columns
 
 DIVERSITY_COLUMNS = [
@@ -77,9 +79,15 @@ def budget_token_samples(group_cols: list[str], budget: int,
         take = F.when(F.col(S.DOC_ID) == F.col("_cut_doc"), F.lit(budget) - F.col("_cut_before")).otherwise(
             F.lit(2**31 - 1)).cast("int")
         return selected.where(F.col(S.DOC_ID) <= F.col("_cut_doc")).select(
-            *group_cols, S.DOC_ID, F.slice(tokens_udf(F.col(S.TEXT)), 1, take).alias("tokens"))
+            *group_cols, S.DOC_ID, token_prefixes(F.col(S.TEXT), take).alias("tokens"))
 
     return transform
+
+
+@F.arrow_udf(ArrayType(StringType()))
+def token_prefixes(texts: pa.Array, limits: pa.Array) -> pa.Array:
+    """The first ``limits`` tokens (``text.tokenize``) of each text, in one compiled pass (``lines.token_lists``)."""
+    return token_lists(texts.to_pylist(), limits.to_numpy(zero_copy_only=False))
 
 
 def sample_diversity(tokens: list[str], params: DiversityParams, seed: int) -> dict:
@@ -131,22 +139,19 @@ def sample_entropy(group_cols: list[str], budget: int, groups: DataFrame, params
     ``token_samples`` a snapshot keeps, so the sample is drawn once; a group without a sample gets null metrics and
     entropy_budget_met false.
 
-    The per-group work runs in ``applyInPandas`` (numpy on one group's B tokens); the bootstrap is seeded by
+    The per-group work runs in ``groups.per_group`` (numpy on one group's B tokens); the bootstrap is seeded by
     the group's key, so the numbers do not depend on partitioning.
     """
     out_schema = StructType([StructField(c, StringType()) for c in group_cols]
                             + [StructField(c, DoubleType()) for c in DIVERSITY_COLUMNS])
 
-    def per_group(pdf: pd.DataFrame) -> pd.DataFrame:
-        pdf = pdf.sort_values(S.DOC_ID)
+    def measure(key: tuple, pdf: pd.DataFrame) -> dict:   # the group's documents in doc_id order
         tokens = [t for row in pdf[S.TOKENS] for t in row]
-        key = [pdf[c].iloc[0] for c in group_cols]
-        metrics = sample_diversity(tokens, params, _group_seed(key, params.seed))
-        return pd.DataFrame([{**dict(zip(group_cols, key)), **metrics}])
+        return sample_diversity(tokens, params, _group_seed(key, params.seed))
 
     def transform(samples: DataFrame) -> DataFrame:
-        measured = samples.select(*group_cols, S.DOC_ID, S.TOKENS).groupBy(*group_cols).applyInPandas(
-            per_group, out_schema)
+        measured = samples.select(*group_cols, S.DOC_ID, S.TOKENS).transform(
+            per_group(group_cols, [S.DOC_ID], measure, out_schema))
         joined = groups.join(measured, group_cols, "left")
         return joined.select(
             *group_cols, *DIVERSITY_COLUMNS,

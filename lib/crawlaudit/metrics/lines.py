@@ -190,6 +190,54 @@ def _scan(buf, offsets, classes, apos1, apos2):
             line_chars[:nl], line_tokens[:nl], word_bounds[:nl + 1], word_hash[:nw], norm[:pos], norm_bounds)
 
 
+def token_lists(texts: list[str | None], limits: np.ndarray | None = None) -> pa.ListArray:
+    """``text.tokenize`` of each text (None reads as "") as an Arrow list<string>, the first ``limits[d]`` tokens
+    of document d when given (negative: all). One compiled pass copies the tokens' bytes: no Python string per
+    token, and no token past the limit is made."""
+    buf, offsets = utf8_buffers([t.lower() if t else "" for t in texts])
+    limits = np.full(len(texts), -1, np.int64) if limits is None else np.asarray(limits, dtype=np.int64)
+    data, tok_offsets, doc_bounds = _token_bytes(buf, offsets, T.code_point_classes(), T.APOSTROPHES[0],
+                                                 T.APOSTROPHES[1], limits)
+    strings = pa.Array.from_buffers(pa.string(), tok_offsets.size - 1,
+                                    [None, pa.py_buffer(tok_offsets.astype(np.int32)), pa.py_buffer(data)])
+    return pa.ListArray.from_arrays(pa.array(doc_bounds.astype(np.int32)), strings)
+
+
+@numba.njit(cache=True, nogil=True)
+def _token_bytes(buf, offsets, classes, apos1, apos2, limits):
+    """(the tokens' bytes one after another, token offsets into them, document bounds in tokens): ``_scan``'s
+    token rule (runs of letters, marks and digits joined across an inner apostrophe)."""
+    n_docs = offsets.size - 1
+    data = np.empty(buf.size, dtype=np.uint8)
+    tok_offsets = np.zeros((buf.size + n_docs) // 2 + 2, dtype=np.int64)
+    doc_bounds = np.zeros(n_docs + 1, dtype=np.int64)
+    nt, pos = 0, 0
+    for d in range(n_docs):
+        i, end, limit, count, in_tok = offsets[d], offsets[d + 1], limits[d], 0, False
+        while i < end and (limit < 0 or count < limit):
+            cp, width = _code_point(buf, i, end)
+            joiner = False
+            if classes[cp] == T.OTHER and in_tok and (cp == apos1 or cp == apos2):
+                nxt, _ = _code_point(buf, i + width, end)
+                joiner = nxt >= 0 and classes[nxt] != T.OTHER
+            if classes[cp] != T.OTHER or joiner:
+                for j in range(i, i + width):
+                    data[pos] = buf[j]
+                    pos += 1
+                in_tok = True
+            elif in_tok:
+                nt += 1
+                tok_offsets[nt] = pos
+                count += 1
+                in_tok = False
+            i += width
+        if in_tok:   # a token running to the text's end
+            nt += 1
+            tok_offsets[nt] = pos
+        doc_bounds[d + 1] = nt
+    return data[:pos], tok_offsets[:nt + 1], doc_bounds
+
+
 # --- main content: a subset of each document's lines -------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -16,12 +16,7 @@ import hashlib
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 import regex
-from pyspark.sql import functions as F
-
-from pyspark.sql.types import ArrayType, StringType
-
 
 TOKEN_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*")
 _DIGITS_RE = regex.compile(r"\p{N}+")
@@ -77,8 +72,3 @@ def content_hash(text: str | None) -> str | None:
     """sha1 hex of the normalized text; None when nothing is left."""
     return hash_normalized(normalize_for_hash(text))
 
-
-@F.pandas_udf(ArrayType(StringType()))
-def tokens_udf(texts: pd.Series) -> pd.Series:
-    """Vectorized ``tokenize`` for Spark: text → array of tokens."""
-    return pd.Series([tokenize(t) for t in texts])

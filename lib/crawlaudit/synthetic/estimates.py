@@ -2,7 +2,7 @@
 
 ``document_scores`` runs the detector and the reference-word lookup in one Arrow pass over each document's text
 (the scorer broadcast once); only compact columns come back. ``synthetic_estimates`` fits every estimator of
-``quantify`` per group with ``applyInPandas``, documents in doc_id order and the bootstrap seeded by the group key,
+``quantify`` per group with ``groups.per_group``, documents in doc_id order and the bootstrap seeded by the group key,
 so the numbers do not depend on partitioning. ``with_marker_excess`` adds Kobak's bound against the marker share
 projected from the pre-LLM years of earlier audits.
 """
@@ -28,6 +28,7 @@ from crawlaudit import schemas as S
 from crawlaudit.config import SyntheticConfig
 from crawlaudit.synthetic.detector import Calibration, Detector
 from crawlaudit.errors import ConfigError
+from crawlaudit.metrics.groups import per_group
 from crawlaudit.metrics.sums import exact_sum
 from crawlaudit.quality.validation import require_columns
 from crawlaudit.synthetic.vocabulary import Reference
@@ -98,7 +99,7 @@ def document_scores(scorer) -> Callable[[DataFrame], DataFrame]:
 
 @dataclass(frozen=True)
 class EstimatorParams:
-    """What each group's estimation needs (small: serialized into the applyInPandas closure)."""
+    """What each group's estimation needs (small: serialized into the per-group closure)."""
 
     calibration: Calibration
     p_human: tuple[float, ...]
@@ -246,17 +247,14 @@ def synthetic_estimates(group_cols: list[str], params: EstimatorParams) -> Calla
     def transform(scored: DataFrame) -> DataFrame:
         require_columns(scored, group_cols + SCORE_INPUT_COLUMNS, "synthetic_estimates")
         schema = estimates_schema(scored, group_cols)
-        names = [f.name for f in schema.fields]
         extra = ([S.REGISTERED_DOMAIN] if S.REGISTERED_DOMAIN not in group_cols else []) + BASELINE_COLUMNS \
             if BASE_FPR in scored.columns else []
 
-        def fit(key: tuple, pdf: pd.DataFrame) -> pd.DataFrame:
-            row = dict(zip(group_cols, key))
-            row.update(estimate_group(pdf, key, params))
-            return pd.DataFrame([[row[c] for c in names]], columns=names)
+        def fit(key: tuple, pdf: pd.DataFrame) -> dict:
+            return estimate_group(pdf, key, params)
 
-        return (scored.select(*group_cols, *SCORE_INPUT_COLUMNS, *extra).groupBy(*group_cols)
-                .applyInPandas(fit, schema))
+        return scored.select(*group_cols, *SCORE_INPUT_COLUMNS, *extra).transform(
+            per_group(group_cols, [S.DOC_ID], fit, schema))
 
     return transform
 
