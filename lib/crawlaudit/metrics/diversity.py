@@ -80,7 +80,7 @@ def bootstrap_interval(counts: np.ndarray, estimator, replicates: int, seed: int
     c = c[c > 0]
     n = int(c.sum())
     rng = np.random.default_rng(seed)
-    # resample the n tokens with replacement: replicate counts by bincount of drawn token indices
+    # resample the n tokens with replacement: each replicate's counts of the drawn tokens' types
     token_types = np.repeat(np.arange(len(c)), c.astype(np.int64))
     draws = _replicate_counts(token_types, rng.integers(0, n, size=(replicates, n)), len(c))
     values = rows_estimator(draws) if rows_estimator else np.array([estimator(d) for d in draws])
@@ -89,7 +89,6 @@ def bootstrap_interval(counts: np.ndarray, estimator, replicates: int, seed: int
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(values, alpha) - bias, np.quantile(values, 1.0 - alpha) - bias
     return float(min(lo, estimate)), float(max(hi, estimate))
-
 
 
 @numba.njit(cache=True, nogil=True)
